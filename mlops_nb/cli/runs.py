@@ -1,0 +1,100 @@
+"""``mlops runs ls|show|compare``."""
+
+from __future__ import annotations
+
+import click
+
+from .output import json_option, print_frame, print_json, print_table
+
+LIST_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start_time", "duration"]
+
+
+@click.group()
+def runs() -> None:
+    """List, show and compare runs."""
+
+
+@runs.command("ls")
+@click.option("--experiment", "-e", help="Only runs of this experiment.")
+@click.option("--filter", "-f", "filter_", help="e.g. \"metrics.auc > 0.8 and params.model == 'rf'\"")
+@click.option("--status", help="Only runs with this status.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+def ls(experiment: str | None, filter_: str | None, status: str | None, limit: int,
+       as_json: bool) -> None:
+    """List runs, newest first."""
+    from ..project import Project
+    from ..tracking.query import list_runs
+
+    frame = list_runs(Project.find(), experiment=experiment, filter=filter_, status=status,
+                      limit=limit)
+    if as_json:
+        print_json(frame.to_dict(orient="records"))
+        return
+    metric_columns = [c for c in frame.columns if c.startswith("metrics.")][:4]
+    shown = frame[LIST_COLUMNS + metric_columns].copy()
+    shown["run_id"] = shown["run_id"].str[:8]
+    print_frame(shown, title=f"{len(frame)} runs")
+
+
+def _details(run) -> dict:  # type: ignore[no-untyped-def]
+    row = run.refresh().row
+    return {
+        "run_id": run.run_id, "name": row.name, "experiment": row.experiment,
+        "status": row.status, "kind": row.kind, "parent_id": row.parent_id,
+        "user": row.user, "host": row.host, "start_time": row.start_time,
+        "end_time": row.end_time, "notebook_path": row.notebook_path,
+        "git_commit": row.git_commit, "git_dirty": row.git_dirty,
+        "reproducible": row.reproducible, "reproducibility_notes": run.reproducibility_notes,
+        "params": run.params, "metrics": run.metrics, "tags": run.tags,
+        "artifacts": [a.__dict__ for a in run.artifacts],
+    }
+
+
+@runs.command()
+@click.argument("run_id")
+@json_option
+def show(run_id: str, as_json: bool) -> None:
+    """Show one run: params, metrics, tags, artifacts."""
+    from ..tracking.context import get_run
+
+    details = _details(get_run(run_id))
+    if as_json:
+        print_json(details)
+        return
+    header = ["run_id", "name", "experiment", "status", "kind", "user", "host", "git_commit",
+              "reproducible"]
+    print_table([(k, details[k]) for k in header], ["field", "value"], title="run")
+    for section in ("params", "metrics", "tags"):
+        if details[section]:
+            print_table(sorted(details[section].items()), ["key", "value"], title=section)
+    if details["reproducibility_notes"]:
+        print_table([(n,) for n in details["reproducibility_notes"]], ["note"],
+                    title="not reproducible because")
+    if details["artifacts"]:
+        print_table([(a["path"], a["size"], a["digest"][:12]) for a in details["artifacts"]],
+                    ["path", "size", "digest"], title="artifacts")
+
+
+@runs.command()
+@click.argument("run_ids", nargs=-1, required=True)
+@json_option
+def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
+    """Compare runs side by side: params and latest metrics."""
+    from ..errors import UsageError
+    from ..tracking.context import get_run
+
+    if len(run_ids) < 2:
+        raise UsageError("compare needs at least two run ids")
+    runs_ = [get_run(r) for r in run_ids]
+    table: dict[str, dict[str, object]] = {}
+    for run in runs_:
+        for key, value in run.params.items():
+            table.setdefault(f"params.{key}", {})[run.run_id] = value
+        for key, value in run.metrics.items():
+            table.setdefault(f"metrics.{key}", {})[run.run_id] = value
+    if as_json:
+        print_json({"runs": [r.run_id for r in runs_], "values": table})
+        return
+    rows = [[key, *(values.get(r.run_id) for r in runs_)] for key, values in sorted(table.items())]
+    print_table(rows, ["", *(f"{r.name} ({r.run_id[:8]})" for r in runs_)], title="comparison")

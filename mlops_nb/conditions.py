@@ -1,0 +1,123 @@
+"""Conditions in config files, evaluated in Python without ``eval``.
+
+Used by promotion gates (``metrics.auc >= 0.85``), pipeline gates and monitor triggers
+(``drift_share > 0.3 or metrics.auc < 0.8``). The syntax is Python's expression syntax
+restricted to ``and or not``, comparisons, names with dotted/``["key"]`` access into the
+namespace, literals, and ``+ - * /`` on numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import UsageError
+
+_COMPARE = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+_ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+          ast.Div: operator.truediv}
+
+
+class MissingValue(LookupError):
+    """A name in the condition is not in the namespace (e.g. a metric the run lacks)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed condition; ``evaluate(namespace)`` returns a bool or raises MissingValue."""
+
+    text: str
+    tree: ast.Expression
+
+    def evaluate(self, namespace: Mapping[str, Any]) -> bool:
+        return bool(_eval(self.tree.body, namespace))
+
+    def names(self) -> list[str]:
+        """Dotted names the condition reads, e.g. ``["metrics.auc"]``."""
+        found = []
+        for node in ast.walk(self.tree):
+            if isinstance(node, (ast.Attribute, ast.Subscript, ast.Name)):
+                try:
+                    found.append(dotted(node))
+                except ValueError:
+                    continue
+        return sorted({n for n in found if not any(o.startswith(n + ".") for o in found)})
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def dotted(node: ast.AST) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{dotted(node.value)}.{node.attr}"
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return f"{dotted(node.value)}.{node.slice.value}"
+    raise ValueError("not a name")
+
+
+def parse_condition(text: Any, where: str = "condition") -> Condition:
+    """Parse and validate ``text``; errors name ``where`` (e.g. ``mlops.yaml promotion``)."""
+    if not isinstance(text, str) or not text.strip():
+        raise UsageError(f"{where}: a condition must be a non-empty string like 'metrics.auc >= 0.8'")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise UsageError(f"{where}: cannot parse {text!r} (column {exc.offset})") from None
+    for node in ast.walk(tree):
+        allowed = (
+            ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
+            ast.Compare, ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.Load,
+            ast.List, ast.Tuple, ast.BinOp, *_COMPARE, *_ARITH,
+        )
+        if not isinstance(node, allowed):
+            raise UsageError(f"{where}: {type(node).__name__} is not allowed in {text!r}")
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            raise UsageError(f"{where}: private names are not allowed in {text!r}")
+    return Condition(text.strip(), tree)
+
+
+def _lookup(node: ast.AST, namespace: Mapping[str, Any]) -> Any:
+    name = dotted(node)
+    value: Any = namespace
+    for part in name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            raise MissingValue(name)
+        value = value[part]
+    return value
+
+
+def _eval(node: ast.AST, namespace: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.BoolOp):
+        values = (_eval(v, namespace) for v in node.values)
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.UnaryOp):
+        value = _eval(node.operand, namespace)
+        return (not value) if isinstance(node.op, ast.Not) else -value
+    if isinstance(node, ast.Compare):
+        left = _eval(node.left, namespace)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = _eval(right_node, namespace)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.BinOp):
+        return _ARITH[type(node.op)](_eval(node.left, namespace), _eval(node.right, namespace))
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_eval(e, namespace) for e in node.elts]
+    return _lookup(node, namespace)

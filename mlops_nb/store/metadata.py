@@ -1,0 +1,132 @@
+"""The metadata database: engine setup, transactions and schema migrations.
+
+SQLite follows its own guidance for several writer processes: WAL journal, a busy timeout,
+and ``BEGIN IMMEDIATE`` for write transactions (so a writer waits for the lock up front
+instead of failing on upgrade). Never put a SQLite store on a network filesystem: its locks
+are not reliable there; use PostgreSQL for shared stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from ..errors import StoreError
+from . import schema
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The newest schema revision this code knows; ``migrations/versions`` ends with it.
+SCHEMA_HEAD = "0002"
+KNOWN_REVISIONS = ("0001", "0002")
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _sqlite_engine(uri: str) -> sa.Engine:
+    engine = sa.create_engine(uri, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        immediate = conn.get_execution_options().get("mlops_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _describe(uri: str) -> str:
+    return sa.engine.make_url(uri).render_as_string(hide_password=True)
+
+
+class MetadataStore:
+    """Transactions on the metadata database, migrated to the current schema on open."""
+
+    def __init__(self, uri: str, base_dir: Path | None = None):
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////") and base_dir:
+            relative = uri[len("sqlite:///") :]
+            if relative and relative != ":memory:" and not Path(relative).is_absolute():
+                uri = f"sqlite:///{(base_dir / relative).resolve()}"
+        self.uri = uri
+        self.is_sqlite = uri.startswith("sqlite")
+        try:
+            self.engine = _sqlite_engine(uri) if self.is_sqlite else sa.create_engine(
+                uri, pool_pre_ping=True
+            )
+        except Exception as exc:  # bad URL, missing driver
+            raise StoreError(
+                f"cannot use store {uri!r}: {exc}; check MLOPS_STORE_URI or store.uri in mlops.yaml"
+            ) from None
+        self._writer = self.engine.execution_options(mlops_write=True)
+        self.ensure_schema()
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read transaction."""
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        with self._writer.begin() as conn:
+            yield conn
+
+    def current_revision(self) -> str | None:
+        with self.read() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def ensure_schema(self) -> None:
+        """Create or upgrade the schema; refuse a database newer than this code."""
+        try:
+            revision = self.current_revision()
+        except sa.exc.DatabaseError as exc:
+            raise StoreError(
+                f"store {_describe(self.uri)} is not a readable database "
+                f"({str(exc.orig).splitlines()[0]}); restore it from a backup or point "
+                "MLOPS_STORE_URI at another store (nothing was written)"
+            ) from None
+        if revision == SCHEMA_HEAD:
+            return
+        if revision is not None and revision not in KNOWN_REVISIONS:
+            raise StoreError(
+                f"store {_describe(self.uri)} has schema revision {revision}, newer than this "
+                f"mlops_nb knows ({SCHEMA_HEAD}); upgrade with `pip install -U mlops_nb`"
+            )
+        if revision is None and self._has_foreign_tables():
+            raise StoreError(
+                f"store {_describe(self.uri)} already holds tables that are not mlops_nb's; "
+                "point MLOPS_STORE_URI at an empty database"
+            )
+        self.upgrade()
+
+    def _has_foreign_tables(self) -> bool:
+        with self.read() as conn:
+            existing = set(sa.inspect(conn).get_table_names())
+        return bool(existing) and not existing <= set(schema.metadata.tables)
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Run Alembic migrations up to ``revision`` (serialised by the write lock)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.write() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

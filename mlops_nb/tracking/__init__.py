@@ -1,0 +1,1 @@
+"""Tracking core: runs, params, metrics, tags, artifacts, environment."""

@@ -1,0 +1,78 @@
+"""What a run ran on: Python, platform, installed packages, and the git state of the code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+GIT_CACHE_SECONDS = 2.0
+_git_cache: dict[Path, tuple[float, dict[str, Any]]] = {}
+
+
+@lru_cache(maxsize=1)
+def packages() -> dict[str, str]:
+    """Installed distributions and versions (a ``pip freeze`` equivalent), read once."""
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            found[name.lower().replace("_", "-")] = dist.version
+    return dict(sorted(found.items()))
+
+
+@lru_cache(maxsize=1)
+def environment() -> tuple[str, str]:
+    """This interpreter's environment as (digest, JSON text); computed once per process."""
+    info = {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "executable": sys.executable,
+        "packages": packages(),
+    }
+    text = json.dumps(info, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest(), text
+
+
+def _find_repo(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def git_state(start: Path) -> dict[str, Any]:
+    """``{"commit": sha, "dirty": bool}`` when ``start`` is inside a git work tree, else {}.
+
+    Cached for a couple of seconds, so creating many runs in a loop runs git once.
+    """
+    repo = _find_repo(start.resolve())
+    if repo is None:
+        return {}
+    cached = _git_cache.get(repo)
+    if cached and time.monotonic() - cached[0] < GIT_CACHE_SECONDS:
+        return cached[1]
+    state: dict[str, Any] = {}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode == 0:
+            status = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=repo, capture_output=True, text=True, timeout=10,
+            )
+            state = {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        state = {}
+    _git_cache[repo] = (time.monotonic(), state)
+    return state

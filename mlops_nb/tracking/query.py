@@ -1,0 +1,130 @@
+"""Listing runs as a pandas DataFrame: one row a run, ``params.*`` and ``metrics.*`` columns."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from ..errors import NotFoundError, UsageError
+from ..store import schema
+from .filters import compile_filter
+from .runs import reap
+from .values import decode_param
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..project import Project
+
+BASE_COLUMNS = [
+    "run_id", "name", "experiment", "status", "kind", "parent_id", "user",
+    "start_time", "end_time", "duration", "reproducible",
+]
+
+
+def run_query(
+    experiment: str | None = None, filter: str | None = None, status: str | None = None,
+    kind: str | None = None,
+) -> sa.Select:
+    runs, exps = schema.runs, schema.experiments
+    query = sa.select(
+        runs.c.run_id, runs.c.name, exps.c.name.label("experiment"), runs.c.status,
+        runs.c.kind, runs.c.parent_id, runs.c.user, runs.c.start_time, runs.c.end_time,
+        runs.c.reproducible,
+    ).join(exps, exps.c.experiment_id == runs.c.experiment_id)
+    if experiment is not None:
+        query = query.where(exps.c.name == experiment)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    if kind is not None:
+        query = query.where(runs.c.kind == kind)
+    if filter:
+        query = query.where(compile_filter(filter))
+    return query
+
+
+def list_runs(
+    project: Project,
+    experiment: str | None = None,
+    filter: str | None = None,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    order_by: str = "start_time",
+    descending: bool = True,
+) -> pd.DataFrame:
+    """Runs newest first, with the latest value of each metric and each param's value."""
+    import pandas as pd
+
+    reap(project)
+    query = run_query(experiment, filter, status, kind)
+    sort = {c.name: c for c in query.selected_columns}.get(order_by)
+    if sort is None:
+        raise UsageError(f"cannot sort by {order_by!r}; use one of {', '.join(BASE_COLUMNS)}")
+    query = query.order_by(sort.desc() if descending else sort.asc(), schema.runs.c.run_id)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    ids = query.subquery()
+    with project.db.read() as conn:
+        rows = conn.execute(query).all()
+        params = conn.execute(
+            sa.select(schema.params.c.run_id, schema.params.c.key, schema.params.c.value).where(
+                schema.params.c.run_id.in_(sa.select(ids.c.run_id))
+            )
+        ).all()
+        metrics = conn.execute(
+            sa.select(
+                schema.latest_metrics.c.run_id, schema.latest_metrics.c.key,
+                schema.latest_metrics.c.value,
+            ).where(schema.latest_metrics.c.run_id.in_(sa.select(ids.c.run_id)))
+        ).all()
+    frame = pd.DataFrame(rows, columns=[c for c in BASE_COLUMNS if c != "duration"])
+    frame.insert(
+        frame.columns.get_loc("end_time") + 1, "duration", frame["end_time"] - frame["start_time"]
+    )
+    for column in ("start_time", "end_time"):
+        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+    extra = {}
+    for prefix, items, decode in (
+        ("params.", params, decode_param),
+        ("metrics.", metrics, lambda v: math.nan if v is None else v),
+    ):
+        columns: dict[str, dict[str, object]] = {}
+        for run_id, key, value in items:
+            columns.setdefault(prefix + key, {})[run_id] = decode(value)
+        for column in sorted(columns):
+            extra[column] = frame["run_id"].map(columns[column])
+    if extra:
+        frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
+    return frame
+
+
+def count_runs(project: Project, experiment: str | None = None, filter: str | None = None) -> int:
+    query = run_query(experiment, filter).subquery()
+    with project.db.read() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(query)).scalar_one()
+
+
+def resolve_run_id(project: Project, run_id: str) -> str:
+    """A full run id from an id or a unique prefix (at least 6 characters)."""
+    if not isinstance(run_id, str) or not run_id.isalnum():
+        raise NotFoundError(f"no run {run_id!r}; run ids are hex strings (see `mlops runs ls`)")
+    reap(project)
+    runs = schema.runs
+    with project.db.read() as conn:
+        if len(run_id) == 32:
+            found = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).all()
+        elif len(run_id) >= 6:
+            found = conn.execute(
+                sa.select(runs.c.run_id).where(runs.c.run_id.startswith(run_id)).limit(2)
+            ).all()
+        else:
+            found = []
+    if len(found) != 1:
+        why = "is ambiguous" if found else "does not exist"
+        raise NotFoundError(f"run {run_id!r} {why}; give more of the id (see `mlops runs ls`)")
+    return found[0][0]
