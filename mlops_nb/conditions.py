@@ -17,12 +17,21 @@ from typing import Any
 from .errors import UsageError
 
 _COMPARE = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
 }
-_ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-          ast.Div: operator.truediv}
+_ARITH = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
 
 
 class MissingValue(LookupError):
@@ -71,16 +80,31 @@ def dotted(node: ast.AST) -> str:
 def parse_condition(text: Any, where: str = "condition") -> Condition:
     """Parse and validate ``text``; errors name ``where`` (e.g. ``mlops.yaml promotion``)."""
     if not isinstance(text, str) or not text.strip():
-        raise UsageError(f"{where}: a condition must be a non-empty string like 'metrics.auc >= 0.8'")
+        raise UsageError(f"{where}: a condition must be a non-empty string like 'metrics.x >= 1'")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise UsageError(f"{where}: cannot parse {text!r} (column {exc.offset})") from None
     for node in ast.walk(tree):
         allowed = (
-            ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
-            ast.Compare, ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.Load,
-            ast.List, ast.Tuple, ast.BinOp, *_COMPARE, *_ARITH,
+            ast.Expression,
+            ast.BoolOp,
+            ast.And,
+            ast.Or,
+            ast.UnaryOp,
+            ast.Not,
+            ast.USub,
+            ast.Compare,
+            ast.Name,
+            ast.Attribute,
+            ast.Subscript,
+            ast.Constant,
+            ast.Load,
+            ast.List,
+            ast.Tuple,
+            ast.BinOp,
+            *_COMPARE,
+            *_ARITH,
         )
         if not isinstance(node, allowed):
             raise UsageError(f"{where}: {type(node).__name__} is not allowed in {text!r}")

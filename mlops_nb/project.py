@@ -10,7 +10,7 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, load_config, section
 
@@ -35,7 +35,7 @@ def _find_root(start: Path) -> Path:
 class Project:
     """A project root holding ``.mlops/`` (local state) and ``mlops.yaml`` (config)."""
 
-    _open: dict[Path, Project] = {}
+    _open: ClassVar[dict[Path, Project]] = {}
     _lock = threading.Lock()
 
     def __init__(self, root: Path | str):
@@ -86,9 +86,7 @@ class Project:
 
     @property
     def artifact_uri(self) -> str:
-        uri = os.environ.get("MLOPS_ARTIFACT_URI") or section(self.config, "store").get(
-            "artifacts"
-        )
+        uri = os.environ.get("MLOPS_ARTIFACT_URI") or section(self.config, "store").get("artifacts")
         if not uri:
             return str(self.state_dir / "blobs")
         if "://" not in uri and not os.path.isabs(uri):

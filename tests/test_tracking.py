@@ -11,8 +11,9 @@ from mlops_nb.errors import NotFoundError, UsageError
 
 
 def test_run_records_params_metrics_tags_and_finishes(any_project):
-    with mlops.start_run("baseline", experiment="churn", params={"lr": 0.1, "depth": 3},
-                         tags={"team": "risk"}) as run:
+    with mlops.start_run(
+        "baseline", experiment="churn", params={"lr": 0.1, "depth": 3}, tags={"team": "risk"}
+    ) as run:
         for step in range(5):
             mlops.log_metric("loss", 1.0 / (step + 1), step=step)
         mlops.log_metrics({"auc": 0.91, "acc": 0.88})
@@ -115,8 +116,13 @@ def test_artifacts_files_folders_and_objects(project, tmp_path):
         mlops.log_artifact({"k": 1}, "cfg.json")
         mlops.log_text("hello", "notes/readme.txt")
     paths = [a.path for a in run.artifacts]
-    assert paths == ["cfg.json", "frame.parquet", "notes/readme.txt", "plots/a.txt",
-                     "plots/sub/b.txt"]
+    assert paths == [
+        "cfg.json",
+        "frame.parquet",
+        "notes/readme.txt",
+        "plots/a.txt",
+        "plots/sub/b.txt",
+    ]
     readme = next(a for a in run.artifacts if a.path == "notes/readme.txt")
     assert project.blobs.get_bytes(readme.digest) == b"hello"
 
@@ -146,8 +152,14 @@ def test_runs_frame_and_filters(any_project):
 
 @pytest.mark.parametrize(
     "expr",
-    ["__import__('os').system('x')", "metrics.auc > (1).__class__", "params.x == y",
-     "metrics.auc; DROP TABLE runs", "metrics['a'] > '1'", "foo.bar == 1"],
+    [
+        "__import__('os').system('x')",
+        "metrics.auc > (1).__class__",
+        "params.x == y",
+        "metrics.auc; DROP TABLE runs",
+        "metrics['a'] > '1'",
+        "foo.bar == 1",
+    ],
 )
 def test_bad_filters_are_rejected_without_evaluation(project, expr):
     with pytest.raises(UsageError):
@@ -157,7 +169,7 @@ def test_bad_filters_are_rejected_without_evaluation(project, expr):
 def test_sql_metacharacters_in_filter_values_are_just_values(project):
     with mlops.start_run(params={"model": "x'; DROP TABLE runs; --"}):
         pass
-    assert len(mlops.runs(filter="params.model == \"x'; DROP TABLE runs; --\"")) == 1
+    assert len(mlops.runs(filter='params.model == "x\'; DROP TABLE runs; --"')) == 1
     assert len(mlops.runs()) == 1
 
 

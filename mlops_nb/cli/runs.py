@@ -16,18 +16,22 @@ def runs() -> None:
 
 @runs.command("ls")
 @click.option("--experiment", "-e", help="Only runs of this experiment.")
-@click.option("--filter", "-f", "filter_", help="e.g. \"metrics.auc > 0.8 and params.model == 'rf'\"")
+@click.option(
+    "--filter", "-f", "filter_", help="e.g. \"metrics.auc > 0.8 and params.model == 'rf'\""
+)
 @click.option("--status", help="Only runs with this status.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
 @json_option
-def ls(experiment: str | None, filter_: str | None, status: str | None, limit: int,
-       as_json: bool) -> None:
+def ls(
+    experiment: str | None, filter_: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
     """List runs, newest first."""
     from ..project import Project
     from ..tracking.query import list_runs
 
-    frame = list_runs(Project.find(), experiment=experiment, filter=filter_, status=status,
-                      limit=limit)
+    frame = list_runs(
+        Project.find(), experiment=experiment, filter=filter_, status=status, limit=limit
+    )
     if as_json:
         print_json(frame.to_dict(orient="records"))
         return
@@ -40,13 +44,24 @@ def ls(experiment: str | None, filter_: str | None, status: str | None, limit: i
 def _details(run) -> dict:  # type: ignore[no-untyped-def]
     row = run.refresh().row
     return {
-        "run_id": run.run_id, "name": row.name, "experiment": row.experiment,
-        "status": row.status, "kind": row.kind, "parent_id": row.parent_id,
-        "user": row.user, "host": row.host, "start_time": row.start_time,
-        "end_time": row.end_time, "notebook_path": row.notebook_path,
-        "git_commit": row.git_commit, "git_dirty": row.git_dirty,
-        "reproducible": row.reproducible, "reproducibility_notes": run.reproducibility_notes,
-        "params": run.params, "metrics": run.metrics, "tags": run.tags,
+        "run_id": run.run_id,
+        "name": row.name,
+        "experiment": row.experiment,
+        "status": row.status,
+        "kind": row.kind,
+        "parent_id": row.parent_id,
+        "user": row.user,
+        "host": row.host,
+        "start_time": row.start_time,
+        "end_time": row.end_time,
+        "notebook_path": row.notebook_path,
+        "git_commit": row.git_commit,
+        "git_dirty": row.git_dirty,
+        "reproducible": row.reproducible,
+        "reproducibility_notes": run.reproducibility_notes,
+        "params": run.params,
+        "metrics": run.metrics,
+        "tags": run.tags,
         "artifacts": [a.__dict__ for a in run.artifacts],
     }
 
@@ -62,18 +77,33 @@ def show(run_id: str, as_json: bool) -> None:
     if as_json:
         print_json(details)
         return
-    header = ["run_id", "name", "experiment", "status", "kind", "user", "host", "git_commit",
-              "reproducible"]
+    header = [
+        "run_id",
+        "name",
+        "experiment",
+        "status",
+        "kind",
+        "user",
+        "host",
+        "git_commit",
+        "reproducible",
+    ]
     print_table([(k, details[k]) for k in header], ["field", "value"], title="run")
     for section in ("params", "metrics", "tags"):
         if details[section]:
             print_table(sorted(details[section].items()), ["key", "value"], title=section)
     if details["reproducibility_notes"]:
-        print_table([(n,) for n in details["reproducibility_notes"]], ["note"],
-                    title="not reproducible because")
+        print_table(
+            [(n,) for n in details["reproducibility_notes"]],
+            ["note"],
+            title="not reproducible because",
+        )
     if details["artifacts"]:
-        print_table([(a["path"], a["size"], a["digest"][:12]) for a in details["artifacts"]],
-                    ["path", "size", "digest"], title="artifacts")
+        print_table(
+            [(a["path"], a["size"], a["digest"][:12]) for a in details["artifacts"]],
+            ["path", "size", "digest"],
+            title="artifacts",
+        )
 
 
 @runs.command()

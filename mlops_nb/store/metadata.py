@@ -60,14 +60,16 @@ class MetadataStore:
         self.uri = uri
         self.is_sqlite = uri.startswith("sqlite")
         try:
-            self.engine = _sqlite_engine(uri) if self.is_sqlite else sa.create_engine(
-                uri, pool_pre_ping=True
+            self.engine = (
+                _sqlite_engine(uri) if self.is_sqlite else sa.create_engine(uri, pool_pre_ping=True)
             )
         except Exception as exc:  # bad URL, missing driver
             raise StoreError(
                 f"cannot use store {uri!r}: {exc}; check MLOPS_STORE_URI or store.uri in mlops.yaml"
             ) from None
         self._writer = self.engine.execution_options(mlops_write=True)
+        # Lookups that never change once written (experiment ids, stored environment digests).
+        self.memo: dict[tuple[str, str], object] = {}
         self.ensure_schema()
 
     @contextmanager

@@ -71,8 +71,13 @@ def _record(conn: sa.Connection, run_id: str, rows: list[dict[str, Any]]) -> Non
 
 def _row(run_id: str, path: str, digest: str, size: int, kind: str) -> dict[str, Any]:
     return {
-        "run_id": run_id, "path": path, "digest": digest, "size": size, "kind": kind,
-        "media_type": mimetypes.guess_type(path)[0], "created_at": time.time(),
+        "run_id": run_id,
+        "path": path,
+        "digest": digest,
+        "size": size,
+        "kind": kind,
+        "media_type": mimetypes.guess_type(path)[0],
+        "created_at": time.time(),
     }
 
 

@@ -9,6 +9,7 @@ without any ``start_run``.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Mapping
@@ -45,7 +46,12 @@ def start_run(
         parent = active_run()
         proj = parent.project if parent is not None else project()
         run = _runs.create_run(
-            proj, name=name, experiment=experiment, params=params, tags=tags, kind=kind,
+            proj,
+            name=name,
+            experiment=experiment,
+            params=params,
+            tags=tags,
+            kind=kind,
             parent_id=parent.run_id if parent is not None else None,
             notebook_path=notebook_path,
         )
@@ -89,9 +95,10 @@ def log_metric(key: str, value: float, step: int | None = None) -> None:
     _runs.log_batch(run.project, run.run_id, metrics=[(key, value, step)])
 
 
-def log_metrics(metrics: Mapping[str, float] | None = None, step: int | None = None,
-                **kwargs: float) -> None:
-    """Log several metrics at one step: ``log_metrics({"a": 1}, step=3)`` or ``log_metrics(a=1)``."""
+def log_metrics(
+    metrics: Mapping[str, float] | None = None, step: int | None = None, **kwargs: float
+) -> None:
+    """Log several metrics at one step: ``log_metrics({"a": 1}, step=3)`` or ``(a=1)``."""
     values = {**(metrics or {}), **kwargs}
     run = _require_run()
     _runs.log_batch(run.project, run.run_id, metrics=[(k, v, step) for k, v in values.items()])
@@ -140,15 +147,12 @@ def _finish_at_exit() -> None:
     with _lock:
         while _stack:
             run = _stack.pop()
-            try:
+            # On failure the reaper marks it crashed later; its points stay in the log.
+            with contextlib.suppress(Exception):
                 _runs.end_run(run.project, run.run_id, "finished")
-            except Exception:  # the reaper will mark it crashed; points stay in the log
-                pass
         for run_id in list(_runs._logs):
-            try:
+            with contextlib.suppress(Exception):
                 _runs.close_log(run_id)
-            except Exception:
-                pass
 
 
 def runs(experiment: str | None = None, filter: str | None = None, **options: Any):  # type: ignore[no-untyped-def]

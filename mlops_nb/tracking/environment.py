@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -19,13 +20,32 @@ _git_cache: dict[Path, tuple[float, dict[str, Any]]] = {}
 
 @lru_cache(maxsize=1)
 def packages() -> dict[str, str]:
-    """Installed distributions and versions (a ``pip freeze`` equivalent), read once."""
+    """Installed distributions and versions (a ``pip freeze`` equivalent), read once.
+
+    Read from the ``NAME-VERSION.dist-info`` folder names on ``sys.path`` (milliseconds),
+    falling back to ``importlib.metadata`` for anything else.
+    """
     found: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
-        if name:
-            found[name.lower().replace("_", "-")] = dist.version
+    for folder in sys.path:
+        try:
+            entries = os.scandir(folder or ".")
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                stem, dot, suffix = entry.name.rpartition(".")
+                if dot and suffix in ("dist-info", "egg-info") and "-" in stem:
+                    name, _, version = stem.partition("-")
+                    found.setdefault(_normalize(name), version.split("-")[0])
+    if not found:
+        for dist in metadata.distributions():
+            if dist.metadata.get("Name"):
+                found.setdefault(_normalize(dist.metadata["Name"]), dist.version)
     return dict(sorted(found.items()))
+
+
+def _normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +89,10 @@ def git_state(start: Path) -> dict[str, Any]:
         if commit.returncode == 0:
             status = subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=repo, capture_output=True, text=True, timeout=10,
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                timeout=10,
             )
             state = {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):

@@ -31,8 +31,12 @@ COLUMNS = {
     "experiment": schema.experiments.c.name,
 }
 _OPS = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
-    ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
 }
 MAX_LENGTH = 4000
 
@@ -81,7 +85,9 @@ def _numeric_param(column: sa.ColumnElement) -> sa.ColumnElement:
     """A JSON-text param as a float where it holds a number, else NULL (no cast errors)."""
     is_number = sa.and_(
         column.notin_(["true", "false", "null"]),
-        ~column.startswith('"'), ~column.startswith("["), ~column.startswith("{"),
+        ~column.startswith('"'),
+        ~column.startswith("["),
+        ~column.startswith("{"),
     )
     return sa.case((is_number, sa.cast(column, sa.Float)), else_=sa.null())
 

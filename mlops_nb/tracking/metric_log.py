@@ -15,22 +15,38 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from ..store import schema
+from ..store.upsert import Upsert
 
 if TYPE_CHECKING:
     from ..project import Project
 
 FLUSH_INTERVAL = 0.5
 SUFFIX = ".metrics"
+Point = tuple[str, int, float, float]
+
+_INSERT_METRICS = sa.insert(schema.metrics)
+_OFFSETS = schema.metric_log_offsets
+_LATEST = schema.latest_metrics
+_upsert_offset = Upsert(_OFFSETS, keys=("log_id",), update=("offset",))
+_upsert_latest = Upsert(
+    _LATEST,
+    keys=("run_id", "key"),
+    update=("step", "value", "timestamp"),
+    only_if=lambda new: sa.or_(
+        new.step > _LATEST.c.step,
+        sa.and_(new.step == _LATEST.c.step, new.timestamp >= _LATEST.c.timestamp),
+    ),
+)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -44,7 +60,7 @@ def _encode(key: str, step: int, value: float, timestamp: float) -> str:
     return f"{key}\t{step}\t{value!r}\t{timestamp!r}\n"
 
 
-def _parse(data: bytes) -> tuple[list[tuple[str, int, float, float]], int]:
+def _parse(data: bytes) -> tuple[list[Point], int]:
     """Complete lines of ``data`` as points, and the number of bytes they span."""
     end = data.rfind(b"\n") + 1
     points = []
@@ -54,68 +70,43 @@ def _parse(data: bytes) -> tuple[list[tuple[str, int, float, float]], int]:
     return points, end
 
 
-def ingest_file(project: Project, path: Path, run_id: str) -> int:
-    """Move new complete lines of one log into the database; returns points ingested."""
-    log_id = path.name[: -len(SUFFIX)]
-    offsets = schema.metric_log_offsets
-    with project.db.write() as conn:
-        offset = conn.execute(
-            sa.select(offsets.c.offset).where(offsets.c.log_id == log_id).with_for_update()
-        ).scalar()
-        if offset is None:
-            conn.execute(sa.insert(offsets).values(log_id=log_id, run_id=run_id, offset=0))
-            offset = 0
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return 0
-        points, consumed = _parse(data)
-        if not points:
-            return 0
-        insert_points(conn, run_id, points)
-        conn.execute(
-            sa.update(offsets)
-            .where(offsets.c.log_id == log_id)
-            .values(offset=offset + consumed)
-        )
-    return len(points)
-
-
-def insert_points(
-    conn: sa.Connection, run_id: str, points: Iterable[tuple[str, int, float, float]]
-) -> None:
+def insert_points(conn: sa.Connection, run_id: str, points: Iterable[Point]) -> None:
     """Insert metric points and advance each key's latest value (highest step, then time)."""
     rows = [
-        {"run_id": run_id, "key": k, "step": s, "value": None if math.isnan(v) else v,
-         "timestamp": t}
+        {
+            "run_id": run_id,
+            "key": k,
+            "step": s,
+            "value": None if math.isnan(v) else v,
+            "timestamp": t,
+        }
         for k, s, v, t in points
     ]
-    conn.execute(sa.insert(schema.metrics), rows)
+    if not rows:
+        return
+    conn.execute(_INSERT_METRICS, rows)
     latest: dict[str, dict] = {}
     for row in rows:
         best = latest.get(row["key"])
         if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
             latest[row["key"]] = row
-    table = schema.latest_metrics
-    current = {
-        r.key: (r.step, r.timestamp)
-        for r in conn.execute(
-            sa.select(table.c.key, table.c.step, table.c.timestamp).where(
-                table.c.run_id == run_id, table.c.key.in_(list(latest))
-            )
-        )
-    }
-    for key, row in latest.items():
-        if key not in current:
-            conn.execute(sa.insert(table).values(**row))
-        elif (row["step"], row["timestamp"]) >= current[key]:
-            conn.execute(
-                sa.update(table)
-                .where(table.c.run_id == run_id, table.c.key == key)
-                .values(step=row["step"], value=row["value"], timestamp=row["timestamp"])
-            )
+    _upsert_latest(conn, list(latest.values()))
+
+
+def _ingest(conn: sa.Connection, path: Path, run_id: str, offset: int) -> int:
+    """Ingest complete lines after ``offset`` inside ``conn``; returns the new offset."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return offset
+    points, consumed = _parse(data)
+    if not consumed:
+        return offset
+    insert_points(conn, run_id, points)
+    _upsert_offset(conn, [{"log_id": path.name, "run_id": run_id, "offset": offset + consumed}])
+    return offset + consumed
 
 
 class MetricLog:
@@ -128,7 +119,9 @@ class MetricLog:
         name = f"{run_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}{SUFFIX}"
         self.path = project.spool_dir / name
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+        self._ingested = 0
         self.dirty = False
         self.last: dict[str, float] = {}
         self._steps: dict[str, int] = {}
@@ -146,44 +139,40 @@ class MetricLog:
             if step > self._steps.get(key, -1):
                 self._steps[key] = step
         data = "".join(lines).encode("utf-8")
-        with self._lock:
+        with self._write_lock:
             if self._fd < 0:
                 raise RuntimeError("this run has ended; start a new run to log more")
             os.write(self._fd, data)
             self.dirty = True
 
-    def flush(self) -> None:
-        """Ingest everything appended so far (synchronously)."""
-        with self._lock:
+    def flush(self, finalize: Callable[[sa.Connection], None] | None = None) -> None:
+        """Ingest everything appended so far, in one transaction with ``finalize``."""
+        with self._ingest_lock:
+            if not self.dirty and finalize is None:
+                return
             self.dirty = False
-        ingest_file(self.project, self.path, self.run_id)
+            with self.project.db.write() as conn:
+                offset = _ingest(conn, self.path, self.run_id, self._ingested)
+                if finalize is not None:
+                    finalize(conn)
+            self._ingested = offset
 
-    def close(self) -> None:
-        """Ingest the rest and remove the log."""
+    def close(self, finalize: Callable[[sa.Connection], None] | None = None) -> None:
+        """Ingest the rest (with ``finalize`` in the same transaction) and remove the log."""
         FLUSHER.unregister(self)
-        with self._lock:
+        with self._write_lock:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-        ingest_file(self.project, self.path, self.run_id)
-        _forget(self.project, self.path)
-
-
-def _forget(project: Project, path: Path) -> None:
-    path.unlink(missing_ok=True)
-    with project.db.write() as conn:
-        conn.execute(
-            sa.delete(schema.metric_log_offsets).where(
-                schema.metric_log_offsets.c.log_id == path.name[: -len(SUFFIX)]
-            )
-        )
+        self.flush(finalize)
+        # The offset row stays: were we killed before this unlink, recovery resumes from it.
+        self.path.unlink(missing_ok=True)
 
 
 def recover(project: Project) -> None:
     """Ingest and remove logs whose writing process has died (e.g. after ``kill -9``)."""
-    spool = project.spool_dir
     try:
-        names = os.listdir(spool)
+        names = os.listdir(project.spool_dir)
     except FileNotFoundError:
         return
     me = os.getpid()
@@ -191,10 +180,15 @@ def recover(project: Project) -> None:
         if not name.endswith(SUFFIX):
             continue
         run_id, pid, _ = name.split(".", 2)
-        if int(pid) == me or _pid_alive(int(pid)):
+        if int(pid) == me or pid_alive(int(pid)):
             continue
-        ingest_file(project, spool / name, run_id)
-        _forget(project, spool / name)
+        path = project.spool_dir / name
+        with project.db.write() as conn:
+            offset = conn.execute(
+                sa.select(_OFFSETS.c.offset).where(_OFFSETS.c.log_id == name).with_for_update()
+            ).scalar()
+            _ingest(conn, path, run_id, offset or 0)
+        path.unlink(missing_ok=True)
 
 
 class _Flusher:
@@ -233,7 +227,7 @@ class _Flusher:
     def _loop(self) -> None:
         from .runs import HEARTBEAT_INTERVAL, beat_heartbeats
 
-        last_beat = 0.0
+        last_beat = time.time()
         while True:
             time.sleep(FLUSH_INTERVAL)
             with self._lock:

@@ -19,19 +19,37 @@ if TYPE_CHECKING:
     from ..project import Project
 
 BASE_COLUMNS = [
-    "run_id", "name", "experiment", "status", "kind", "parent_id", "user",
-    "start_time", "end_time", "duration", "reproducible",
+    "run_id",
+    "name",
+    "experiment",
+    "status",
+    "kind",
+    "parent_id",
+    "user",
+    "start_time",
+    "end_time",
+    "duration",
+    "reproducible",
 ]
 
 
 def run_query(
-    experiment: str | None = None, filter: str | None = None, status: str | None = None,
+    experiment: str | None = None,
+    filter: str | None = None,
+    status: str | None = None,
     kind: str | None = None,
 ) -> sa.Select:
     runs, exps = schema.runs, schema.experiments
     query = sa.select(
-        runs.c.run_id, runs.c.name, exps.c.name.label("experiment"), runs.c.status,
-        runs.c.kind, runs.c.parent_id, runs.c.user, runs.c.start_time, runs.c.end_time,
+        runs.c.run_id,
+        runs.c.name,
+        exps.c.name.label("experiment"),
+        runs.c.status,
+        runs.c.kind,
+        runs.c.parent_id,
+        runs.c.user,
+        runs.c.start_time,
+        runs.c.end_time,
         runs.c.reproducible,
     ).join(exps, exps.c.experiment_id == runs.c.experiment_id)
     if experiment is not None:
@@ -78,29 +96,58 @@ def list_runs(
         ).all()
         metrics = conn.execute(
             sa.select(
-                schema.latest_metrics.c.run_id, schema.latest_metrics.c.key,
+                schema.latest_metrics.c.run_id,
+                schema.latest_metrics.c.key,
                 schema.latest_metrics.c.value,
             ).where(schema.latest_metrics.c.run_id.in_(sa.select(ids.c.run_id)))
         ).all()
-    frame = pd.DataFrame(rows, columns=[c for c in BASE_COLUMNS if c != "duration"])
+    names = [c for c in BASE_COLUMNS if c != "duration"]
+    frame = pd.DataFrame([tuple(row) for row in rows], columns=names)
     frame.insert(
         frame.columns.get_loc("end_time") + 1, "duration", frame["end_time"] - frame["start_time"]
     )
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
-    extra = {}
-    for prefix, items, decode in (
-        ("params.", params, decode_param),
-        ("metrics.", metrics, lambda v: math.nan if v is None else v),
-    ):
-        columns: dict[str, dict[str, object]] = {}
-        for run_id, key, value in items:
-            columns.setdefault(prefix + key, {})[run_id] = decode(value)
-        for column in sorted(columns):
-            extra[column] = frame["run_id"].map(columns[column])
+    position = {run_id: i for i, run_id in enumerate(frame["run_id"])}
+    extra = {
+        **_pivot(params, "params.", position, _decode_cached(), None),
+        **_pivot(metrics, "metrics.", position, _nan_for_null, math.nan),
+    }
     if extra:
         frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
     return frame
+
+
+def _decode_cached():  # type: ignore[no-untyped-def]
+    """decode_param with a memo for immutable values (params repeat a lot across runs)."""
+    memo: dict[str, object] = {}
+
+    def decode(text: str) -> object:
+        value = memo.get(text, memo)
+        if value is memo:
+            value = decode_param(text)
+            if isinstance(value, (list, dict)):
+                return value
+            memo[text] = value
+        return value
+
+    return decode
+
+
+def _nan_for_null(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _pivot(items, prefix, position, decode, missing):  # type: ignore[no-untyped-def]
+    """(run_id, key, value) rows as ``{prefix + key: values aligned with position}``."""
+    columns: dict[str, list] = {}
+    size = len(position)
+    for run_id, key, value in items:
+        column = columns.get(key)
+        if column is None:
+            column = columns[key] = [missing] * size
+        column[position[run_id]] = decode(value)
+    return {prefix + key: columns[key] for key in sorted(columns)}
 
 
 def count_runs(project: Project, experiment: str | None = None, filter: str | None = None) -> int:

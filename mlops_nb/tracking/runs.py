@@ -51,14 +51,36 @@ def new_run_id() -> str:
 def experiment_id(conn: sa.Connection, name: str) -> int:
     """The id of experiment ``name``, created on first use."""
     table = schema.experiments
-    found = conn.execute(
-        sa.select(table.c.experiment_id).where(table.c.name == name)
-    ).scalar()
+    found = conn.execute(sa.select(table.c.experiment_id).where(table.c.name == name)).scalar()
     if found is None:
         found = conn.execute(
             sa.insert(table).values(name=name, created_at=time.time())
         ).inserted_primary_key[0]
     return found
+
+
+def _store_environment(project: Project, conn: sa.Connection) -> str:
+    digest, info = environment()
+    if ("env", digest) not in project.db.memo:
+        table = schema.environments
+        if conn.execute(sa.select(table.c.digest).where(table.c.digest == digest)).first() is None:
+            conn.execute(_INSERT_ENV, {"digest": digest, "info": info})
+        project.db.memo["env", digest] = True
+    return digest
+
+
+def _experiment(project: Project, conn: sa.Connection, name: str) -> int:
+    found = project.db.memo.get(("experiment", name))
+    if found is None:
+        found = project.db.memo["experiment", name] = experiment_id(conn, name)
+    return found  # type: ignore[return-value]
+
+
+_INSERT_RUN = sa.insert(schema.runs)
+_INSERT_ENV = sa.insert(schema.environments)
+_INSERT_PARAMS = sa.insert(schema.params)
+_INSERT_PARAM_HISTORY = sa.insert(schema.param_history)
+_INSERT_TAGS = sa.insert(schema.tags)
 
 
 def create_run(
@@ -78,44 +100,61 @@ def create_run(
     name = name or f"{kind}-{run_id[:8]}"
     param_rows = _param_rows(params or {})
     tag_rows = _tag_rows(tags or {})
-    env_digest, env_info = environment()
     git = git_state(Path.cwd())
     now = time.time()
     with project.db.write() as conn:
-        exp_id = experiment_id(conn, experiment)
-        if conn.execute(
-            sa.select(schema.environments.c.digest).where(
-                schema.environments.c.digest == env_digest
-            )
-        ).first() is None:
-            conn.execute(sa.insert(schema.environments).values(digest=env_digest, info=env_info))
         conn.execute(
-            sa.insert(schema.runs).values(
-                run_id=run_id, name=str(name), experiment_id=exp_id, kind=kind,
-                status="running", parent_id=parent_id, user=current_user(), host=hostname(),
-                pid=os.getpid(), start_time=now, heartbeat_at=now,
-                notebook_path=notebook_path, git_commit=git.get("commit"),
-                git_dirty=git.get("dirty"), env_digest=env_digest,
-            )
+            _INSERT_RUN,
+            {
+                "run_id": run_id,
+                "name": str(name),
+                "experiment_id": _experiment(project, conn, experiment),
+                "kind": kind,
+                "status": "running",
+                "parent_id": parent_id,
+                "user": current_user(),
+                "host": hostname(),
+                "pid": os.getpid(),
+                "start_time": now,
+                "heartbeat_at": now,
+                "notebook_path": notebook_path,
+                "git_commit": git.get("commit"),
+                "git_dirty": git.get("dirty"),
+                "env_digest": _store_environment(project, conn),
+            },
         )
-        _write_params(conn, run_id, param_rows, now)
-        _write_tags(conn, run_id, tag_rows)
+        if param_rows:
+            rows = [{"run_id": run_id, "key": k, "value": v} for k, v in param_rows.items()]
+            conn.execute(_INSERT_PARAMS, rows)
+            conn.execute(_INSERT_PARAM_HISTORY, [{**row, "logged_at": now} for row in rows])
+        if tag_rows:
+            conn.execute(
+                _INSERT_TAGS,
+                [{"run_id": run_id, "key": k, "value": v} for k, v in tag_rows.items()],
+            )
     metric_log.FLUSHER.beat(run_id, project)
     return Run(project, run_id)
 
 
 def end_run(project: Project, run_id: str, status: str = "finished") -> None:
-    """Flush the run's metrics and set its final status and end time."""
+    """Ingest the run's metrics and set its final status, in one transaction."""
     if status not in STATUSES or status == "running":
         raise UsageError(f"status must be one of {', '.join(STATUSES[1:])}, not {status!r}")
-    close_log(run_id)
     metric_log.FLUSHER.beat(run_id, None)
-    with project.db.write() as conn:
+
+    def finish(conn: sa.Connection) -> None:
         conn.execute(
             sa.update(schema.runs)
             .where(schema.runs.c.run_id == run_id)
             .values(status=status, end_time=time.time())
         )
+
+    log = _logs.pop(run_id, None)
+    if log is not None:
+        log.close(finalize=finish)
+    else:
+        with project.db.write() as conn:
+            finish(conn)
 
 
 def close_log(run_id: str) -> None:
@@ -159,18 +198,20 @@ def _write_params(conn: sa.Connection, run_id: str, rows: dict[str, str], now: f
     )
     for key, value in rows.items():
         if key not in current:
-            conn.execute(sa.insert(table).values(run_id=run_id, key=key, value=value))
+            conn.execute(_INSERT_PARAMS, {"run_id": run_id, "key": key, "value": value})
         elif current[key] != value:
             conn.execute(
-                sa.update(table).where(table.c.run_id == run_id, table.c.key == key)
+                sa.update(table)
+                .where(table.c.run_id == run_id, table.c.key == key)
                 .values(value=value)
             )
     changed = [
         {"run_id": run_id, "key": k, "value": v, "logged_at": now}
-        for k, v in rows.items() if current.get(k) != v
+        for k, v in rows.items()
+        if current.get(k) != v
     ]
     if changed:
-        conn.execute(sa.insert(schema.param_history), changed)
+        conn.execute(_INSERT_PARAM_HISTORY, changed)
 
 
 def _write_tags(conn: sa.Connection, run_id: str, rows: dict[str, str]) -> None:
@@ -178,7 +219,9 @@ def _write_tags(conn: sa.Connection, run_id: str, rows: dict[str, str]) -> None:
         return
     table = schema.tags
     conn.execute(sa.delete(table).where(table.c.run_id == run_id, table.c.key.in_(list(rows))))
-    conn.execute(sa.insert(table), [{"run_id": run_id, "key": k, "value": v} for k, v in rows.items()])
+    conn.execute(
+        sa.insert(table), [{"run_id": run_id, "key": k, "value": v} for k, v in rows.items()]
+    )
 
 
 def log_batch(
@@ -248,8 +291,9 @@ def reap(project: Project) -> None:
     now = time.time()
     me = os.getpid()
     dead = [
-        r for r in candidates
-        if (r.host == hostname() and r.pid != me and r.pid and not metric_log._pid_alive(r.pid))
+        r
+        for r in candidates
+        if (r.host == hostname() and r.pid != me and r.pid and not metric_log.pid_alive(r.pid))
         or (r.host != hostname() and (r.heartbeat_at or 0) < now - HEARTBEAT_LEASE)
     ]
     if not dead:
@@ -324,6 +368,13 @@ class Run:
         notes = self.refresh().row.reproducibility_notes
         return json.loads(notes) if notes else []
 
+    @property
+    def cells(self) -> pd.DataFrame:
+        """The cell history (one row per executed cell, in order) of a tracked notebook."""
+        from .cells import cell_history
+
+        return cell_history(self.project, self.run_id)
+
     # -- logged values
     def _pairs(self, table: sa.Table) -> list[Any]:
         with self.project.db.read() as conn:
@@ -386,8 +437,9 @@ class Run:
         table = schema.artifacts
         with self.project.db.read() as conn:
             rows = conn.execute(
-                sa.select(table.c.path, table.c.digest, table.c.size, table.c.kind,
-                          table.c.media_type)
+                sa.select(
+                    table.c.path, table.c.digest, table.c.size, table.c.kind, table.c.media_type
+                )
                 .where(table.c.run_id == self.run_id)
                 .order_by(table.c.path)
             ).all()
@@ -405,11 +457,15 @@ class Run:
     @property
     def children(self) -> list[Run]:
         with self.project.db.read() as conn:
-            ids = conn.execute(
-                sa.select(schema.runs.c.run_id)
-                .where(schema.runs.c.parent_id == self.run_id)
-                .order_by(schema.runs.c.start_time)
-            ).scalars().all()
+            ids = (
+                conn.execute(
+                    sa.select(schema.runs.c.run_id)
+                    .where(schema.runs.c.parent_id == self.run_id)
+                    .order_by(schema.runs.c.start_time)
+                )
+                .scalars()
+                .all()
+            )
         return [Run(self.project, run_id) for run_id in ids]
 
     # -- use as a context manager: `with mlops.start_run() as run:`
@@ -419,8 +475,10 @@ class Run:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         from . import context
 
-        status = "finished" if exc_type is None else (
-            "interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed"
+        status = (
+            "finished"
+            if exc_type is None
+            else ("interrupted" if issubclass(exc_type, KeyboardInterrupt) else "failed")
         )
         context.end_run(status=status, run=self)
 

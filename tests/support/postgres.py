@@ -45,9 +45,20 @@ class Cluster:
             shutil.chown(self.dir, "postgres", "postgres")
         data = self.dir / "data"
         subprocess.run(
-            _as_postgres([str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                          "postgres", "--no-sync"]),
-            check=True, capture_output=True,
+            _as_postgres(
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         self.data = data
         self.start()
@@ -55,15 +66,28 @@ class Cluster:
     def start(self) -> None:
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
-            _as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-l",
-                          str(self.dir / "server.log"), "-o", options, "-w", "start"]),
-            check=True, capture_output=True,
+            _as_postgres(
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.dir / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
 
     def stop(self, remove: bool = False) -> None:
         subprocess.run(
-            _as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                          "stop"]),
+            _as_postgres(
+                [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+            ),
             capture_output=True,
         )
         if remove:
