@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 GIT_CACHE_SECONDS = 2.0
-_git_cache: dict[Path, tuple[float, dict[str, Any]]] = {}
+_git_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 @lru_cache(maxsize=1)
@@ -70,17 +70,18 @@ def _find_repo(start: Path) -> Path | None:
     return None
 
 
-def git_state(start: Path) -> dict[str, Any]:
+def git_state(start: str) -> dict[str, Any]:
     """``{"commit": sha, "dirty": bool}`` when ``start`` is inside a git work tree, else {}.
 
     Cached for a couple of seconds, so creating many runs in a loop runs git once.
     """
-    repo = _find_repo(start.resolve())
-    if repo is None:
-        return {}
-    cached = _git_cache.get(repo)
+    cached = _git_cache.get(start)
     if cached and time.monotonic() - cached[0] < GIT_CACHE_SECONDS:
         return cached[1]
+    repo = _find_repo(Path(start).resolve())
+    if repo is None:
+        _git_cache[start] = (time.monotonic(), {})
+        return {}
     state: dict[str, Any] = {}
     try:
         commit = subprocess.run(
@@ -97,5 +98,5 @@ def git_state(start: Path) -> dict[str, Any]:
             state = {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         state = {}
-    _git_cache[repo] = (time.monotonic(), state)
+    _git_cache[start] = (time.monotonic(), state)
     return state

@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -81,6 +80,11 @@ _INSERT_ENV = sa.insert(schema.environments)
 _INSERT_PARAMS = sa.insert(schema.params)
 _INSERT_PARAM_HISTORY = sa.insert(schema.param_history)
 _INSERT_TAGS = sa.insert(schema.tags)
+_FINISH_RUN = (
+    sa.update(schema.runs)
+    .where(schema.runs.c.run_id == sa.bindparam("id"))
+    .values(status=sa.bindparam("status"), end_time=sa.bindparam("end_time"))
+)
 
 
 def create_run(
@@ -100,7 +104,7 @@ def create_run(
     name = name or f"{kind}-{run_id[:8]}"
     param_rows = _param_rows(params or {})
     tag_rows = _tag_rows(tags or {})
-    git = git_state(Path.cwd())
+    git = git_state(os.getcwd())
     now = time.time()
     with project.db.write() as conn:
         conn.execute(
@@ -143,11 +147,7 @@ def end_run(project: Project, run_id: str, status: str = "finished") -> None:
     metric_log.FLUSHER.beat(run_id, None)
 
     def finish(conn: sa.Connection) -> None:
-        conn.execute(
-            sa.update(schema.runs)
-            .where(schema.runs.c.run_id == run_id)
-            .values(status=status, end_time=time.time())
-        )
+        conn.execute(_FINISH_RUN, {"id": run_id, "status": status, "end_time": time.time()})
 
     log = _logs.pop(run_id, None)
     if log is not None:
