@@ -3,23 +3,33 @@
 Writes go to a temporary name and are renamed into place, so a crash never leaves a partial
 blob under a real name. SHA-256 is used because OpenSSL's implementation runs on the CPU's SHA
 extensions (about 1 GiB/s here, see ``benchmarks/README.md``). Local folders are handled with
-plain ``os`` calls (fast path); any other fsspec URL (``s3://bucket/prefix``) goes through fsspec.
+plain ``os`` calls (fast path); any other fsspec URL (``s3://bucket/prefix``) goes through fsspec,
+with credentials from the filesystem's usual sources (``AWS_*`` variables, ``~/.aws``) and an
+S3-compatible endpoint (MinIO, Ceph) from ``MLOPS_S3_ENDPOINT_URL`` (or ``AWS_ENDPOINT_URL``).
+
+Storing a blob that already exists refreshes its modification time, so ``mlops gc`` (which
+spares blobs younger than its grace period) never deletes a blob a writer is about to reference.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from ..errors import IntegrityError, NotFoundError, StoreError
+from ..errors import IntegrityError, MlopsError, NotFoundError, StoreError
 
 CHUNK = 4 * 1024 * 1024
+ENDPOINT_ENV = "MLOPS_S3_ENDPOINT_URL"
+# A remote blob re-stored after this long is uploaded again to refresh its age (see ``gc``).
+REFRESH_AGE = 6 * 3600.0
 
 
 def new_hasher():  # type: ignore[no-untyped-def]
@@ -40,6 +50,22 @@ def _is_digest(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+def info_time(info: dict) -> float | None:
+    """The modification time (epoch seconds) in an fsspec ``info`` dict."""
+    value = info.get("LastModified") or info.get("mtime") or info.get("created")
+    return value.timestamp() if hasattr(value, "timestamp") else value
+
+
+def _storage_options(url: str) -> dict:
+    """fsspec options for ``url``: the S3 endpoint, and no listing cache (other processes
+    write and ``mlops gc`` deletes, so a cached listing would lie)."""
+    options: dict = {"use_listings_cache": False}
+    endpoint = os.environ.get(ENDPOINT_ENV)
+    if endpoint and url.startswith(("s3://", "s3a://")):
+        options["endpoint_url"] = endpoint
+    return options
+
+
 class BlobStore:
     """Put and get immutable blobs by digest."""
 
@@ -49,12 +75,17 @@ class BlobStore:
         if self.is_local:
             self.root = Path(url.removeprefix("file://"))
             self.fs = None
+            # Where blobs are written before the rename (``mlops gc`` clears what crashes left).
+            self.staging_dir = self.root / "tmp"
         else:
+            self.staging_dir = Path(tempfile.gettempdir()) / "mlops-staging"
             import fsspec
 
             try:
-                self.fs, self.root_path = fsspec.core.url_to_fs(self.url)
-            except (ImportError, ValueError) as exc:
+                self.fs, self.root_path = fsspec.core.url_to_fs(
+                    self.url, **_storage_options(self.url)
+                )
+            except (ImportError, ValueError, TypeError) as exc:
                 raise StoreError(
                     f"cannot use artifact store {url!r}: {exc}; install the filesystem's "
                     "package (e.g. `pip install s3fs` for s3://) or fix MLOPS_ARTIFACT_URI"
@@ -73,40 +104,96 @@ class BlobStore:
             raise StoreError(f"artifact store {self.url} is not a local folder")
         return self.root / self._key(digest)
 
+    def _remote_key(self, digest: str) -> str:
+        return f"{self.root_path}/{self._key(digest)}"
+
     def exists(self, digest: str) -> bool:
         if self.is_local:
             return self.local_path(digest).exists()
-        return self.fs.exists(f"{self.root_path}/{self._key(digest)}")
+        with self._backend_errors(writing=False):
+            return self.fs.exists(self._remote_key(digest))
+
+    @contextmanager
+    def _backend_errors(self, writing: bool) -> Iterator[None]:
+        """Backend failures (disk full, network, credentials) as one clear ``StoreError``."""
+        try:
+            yield
+        except MlopsError:
+            raise
+        except Exception as exc:  # botocore/aiohttp errors share no base class with OSError
+            if isinstance(exc, FileNotFoundError) and not writing:
+                raise  # the caller reports a missing blob
+            raise self._failed(exc, writing) from None
+
+    def _failed(self, exc: BaseException, writing: bool) -> StoreError:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            why = "no space left on the device; free some space and retry"
+        else:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            why = (
+                f"{type(exc).__name__}: {detail}; check that the store is reachable and writable "
+                "(path, credentials, MLOPS_S3_ENDPOINT_URL), then retry"
+            )
+        if writing:
+            return StoreError(f"cannot write a blob to {self.url}: {why} (nothing was stored)")
+        return StoreError(f"cannot read a blob from {self.url}: {why}")
+
+    def modified(self, digest: str) -> float | None:
+        """When the blob was last stored (epoch seconds), None when it is absent."""
+        try:
+            if self.is_local:
+                return self.local_path(digest).stat().st_mtime
+            with self._backend_errors(writing=False):
+                return info_time(self.fs.info(self._remote_key(digest)))
+        except FileNotFoundError:
+            return None
+
+    def _reuse(self, digest: str) -> bool:
+        """True when the blob is already stored; refreshes its age so gc spares it."""
+        if self.is_local:
+            try:
+                os.utime(self.local_path(digest))
+            except FileNotFoundError:
+                return False
+            except PermissionError:  # a read-only shared store: it exists, nothing to refresh
+                pass
+            return True
+        stamp = self.modified(digest)
+        return stamp is not None and time.time() - stamp < REFRESH_AGE
 
     # --- writing ------------------------------------------------------------------------
 
     @contextmanager
     def _staging_file(self) -> Iterator[tuple[IO[bytes], Path]]:
-        tmp_dir = self.root / "tmp" if self.is_local else Path(tempfile.gettempdir())
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        path = tmp_dir / f"{uuid.uuid4().hex}.part"
+        """A temp file to write a blob into; removed whatever happens. OS errors (disk full,
+        permissions, a lost S3 connection) become one clear ``StoreError``."""
+        path = self.staging_dir / f"{uuid.uuid4().hex}.part"
         try:
-            with open(path, "wb") as handle:
-                yield handle, path
+            with self._backend_errors(writing=True):
+                self.staging_dir.mkdir(parents=True, exist_ok=True)
+                with open(path, "wb") as handle:
+                    yield handle, path
         finally:
             path.unlink(missing_ok=True)
 
     def _commit(self, staged: Path, digest: str) -> None:
         """Move a fully written, fsynced staging file under its digest."""
+        if self._reuse(digest):
+            return
         if self.is_local:
             final = self.local_path(digest)
-            if final.exists():
-                return
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, final)
         else:
-            key = f"{self.root_path}/{self._key(digest)}"
-            if not self.fs.exists(key):
-                self.fs.put_file(str(staged), key)  # an object PUT is atomic
+            key = self._remote_key(digest)
+            self.fs.put_file(str(staged), key)  # a PUT (or a completed multipart) is atomic
+            if self.fs.info(key)["size"] != staged.stat().st_size:
+                self.fs.rm(key)
+                raise OSError(errno.EIO, "the stored object has the wrong size")
 
     def put_bytes(self, data: bytes) -> str:
         digest = digest_bytes(data)
-        if self.exists(digest):
+        if self.is_local and self._reuse(digest):  # remote: checked once, in _commit
             return digest
         with self._staging_file() as (handle, path):
             handle.write(data)
@@ -149,7 +236,8 @@ class BlobStore:
         try:
             if self.is_local:
                 return open(self.local_path(digest), "rb")
-            return self.fs.open(f"{self.root_path}/{self._key(digest)}", "rb")
+            with self._backend_errors(writing=False):
+                return self.fs.open(self._remote_key(digest), "rb")
         except FileNotFoundError:
             raise self._missing(digest) from None
 
@@ -195,7 +283,7 @@ class BlobStore:
         if self.is_local:
             self.local_path(digest).unlink(missing_ok=True)
         else:
-            self.fs.rm(f"{self.root_path}/{self._key(digest)}")
+            self.fs.rm(self._remote_key(digest))
 
     def iter_digests(self) -> Iterator[str]:
         """Every stored digest (for garbage collection and health checks)."""

@@ -49,6 +49,15 @@ def _describe(uri: str) -> str:
     return sa.engine.make_url(uri).render_as_string(hide_password=True)
 
 
+def unreachable(uri: str, exc: sa.exc.DBAPIError) -> StoreError:
+    """The error for a database server that cannot be reached (down, wrong address)."""
+    why = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    return StoreError(
+        f"cannot reach store {_describe(uri)} ({why}); check that the database server is "
+        "running and that MLOPS_STORE_URI (or store.uri in mlops.yaml) is right"
+    )
+
+
 class MetadataStore:
     """Transactions on the metadata database, migrated to the current schema on open."""
 
@@ -75,14 +84,27 @@ class MetadataStore:
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read transaction."""
-        with self.engine.connect() as conn:
+        with self._server_errors(), self.engine.connect() as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
-        with self._writer.begin() as conn:
+        with self._server_errors(), self._writer.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _server_errors(self) -> Iterator[None]:
+        """A database server that is down or went away: one clear ``StoreError``."""
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            # Lost connections are flagged invalidated; failed connects carry no SQLSTATE
+            # (errors the server reports, e.g. a deadlock, do).
+            lost = exc.connection_invalidated or getattr(exc.orig, "sqlstate", "") is None
+            if self.is_sqlite or not lost:
+                raise
+            raise unreachable(self.uri, exc) from None
 
     def current_revision(self) -> str | None:
         with self.read() as conn:

@@ -258,6 +258,30 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_subject", "subject"),
 )
 
+# The database itself refuses UPDATE and DELETE of audit events (the hash chain still catches
+# anyone who drops these triggers first). Created by the 0001 migration.
+AUDIT_APPEND_ONLY_DDL = {
+    "sqlite": [
+        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$",
+        "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+        "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()",
+    ],
+}
+for _dialect, _statements in AUDIT_APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        sa.event.listen(
+            audit_events, "after_create", sa.DDL(_statement).execute_if(dialect=_dialect)
+        )
+
 # --- pipelines -----------------------------------------------------------------------------
 
 step_cache = sa.Table(

@@ -7,7 +7,7 @@ verdict to ``runs.reproducible`` and ``runs.reproducibility_notes`` (a JSON list
 
 Reasons start with a fixed label: ``failed``, ``re-run``, ``out of order``, ``skipped``,
 ``edited``, ``hidden state`` or ``param changed``. Cells are named by their 1-based position
-in the saved notebook (``cell 3``) when it is known, and by their execution count (``[7]``).
+in the saved notebook (``cell 3``) when it is known, and by their execution count (``In [7]``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -35,8 +34,16 @@ if TYPE_CHECKING:
     from ..project import Project
 
 HISTORY_COLUMNS = [
-    "seq", "execution_count", "cell_id", "source", "source_digest", "started_at", "ended_at",
-    "duration", "ok", "error_type",
+    "seq",
+    "execution_count",
+    "cell_id",
+    "source",
+    "source_digest",
+    "started_at",
+    "ended_at",
+    "duration",
+    "ok",
+    "error_type",
 ]
 # Cells a runner adds to the notebook it executes (papermill's injected parameters, loading
 # this extension): not in the saved notebook, and not a reproducibility problem.
@@ -126,27 +133,45 @@ def store_cells(
     run_id: str,
     records: Sequence[CellRecord],
     verdict: tuple[bool, list[str]] | None = None,
+    discard: Sequence[int] = (),
 ) -> None:
-    """Write (or rewrite, by ``seq``) cell records, and the verdict, in one transaction."""
+    """Write (or rewrite, by ``seq``) cell records, drop the ``discard`` ones, and write the
+    verdict, in one transaction."""
     with project.db.write() as conn:
+        if discard:
+            table = schema.cells
+            conn.execute(
+                sa.delete(table).where(table.c.run_id == run_id, table.c.seq.in_(list(discard)))
+            )
         if records:
             sources = {r.digest: r.source for r in records}
             _UPSERT_SOURCES(conn, [{"digest": d, "source": s} for d, s in sources.items()])
-            _UPSERT_CELLS(conn, [
-                {"run_id": run_id, "seq": r.seq, "execution_count": r.execution_count,
-                 "cell_id": r.cell_id, "source_digest": r.digest, "started_at": r.started_at,
-                 "ended_at": r.ended_at, "ok": r.ok, "error_type": r.error_type}
-                for r in records
-            ])
+            _UPSERT_CELLS(
+                conn,
+                [
+                    {
+                        "run_id": run_id,
+                        "seq": r.seq,
+                        "execution_count": r.execution_count,
+                        "cell_id": r.cell_id,
+                        "source_digest": r.digest,
+                        "started_at": r.started_at,
+                        "ended_at": r.ended_at,
+                        "ok": r.ok,
+                        "error_type": r.error_type,
+                    }
+                    for r in records
+                ],
+            )
         if verdict is not None:
             _write_verdict(conn, run_id, *verdict)
 
 
 def _write_verdict(conn: sa.Connection, run_id: str, reproducible: bool, notes: list[str]) -> None:
     conn.execute(
-        sa.update(schema.runs).where(schema.runs.c.run_id == run_id).values(
-            reproducible=reproducible, reproducibility_notes=json.dumps(notes)
-        )
+        sa.update(schema.runs)
+        .where(schema.runs.c.run_id == run_id)
+        .values(reproducible=reproducible, reproducibility_notes=json.dumps(notes))
     )
 
 
@@ -167,8 +192,14 @@ def _select_history(run_id: str) -> sa.Select:
     cells, sources = schema.cells, schema.cell_sources
     return (
         sa.select(
-            cells.c.seq, cells.c.execution_count, cells.c.cell_id, sources.c.source,
-            cells.c.source_digest, cells.c.started_at, cells.c.ended_at, cells.c.ok,
+            cells.c.seq,
+            cells.c.execution_count,
+            cells.c.cell_id,
+            sources.c.source,
+            cells.c.source_digest,
+            cells.c.started_at,
+            cells.c.ended_at,
+            cells.c.ok,
             cells.c.error_type,
         )
         .join(sources, sources.c.digest == cells.c.source_digest)
@@ -182,9 +213,16 @@ def load_cells(project: Project, run_id: str) -> list[CellRecord]:
     with project.db.read() as conn:
         rows = conn.execute(_select_history(run_id)).all()
     return [
-        CellRecord(seq=r.seq, source=r.source, started_at=r.started_at,
-                   execution_count=r.execution_count, cell_id=r.cell_id, ended_at=r.ended_at,
-                   ok=r.ok, error_type=r.error_type)
+        CellRecord(
+            seq=r.seq,
+            source=r.source,
+            started_at=r.started_at,
+            execution_count=r.execution_count,
+            cell_id=r.cell_id,
+            ended_at=r.ended_at,
+            ok=r.ok,
+            error_type=r.error_type,
+        )
         for r in rows
     ]
 
@@ -210,10 +248,10 @@ def cell_history(project: Project, run_id: str) -> pd.DataFrame:
 
 
 def _label(record: CellRecord, position: int | None) -> str:
-    count = f"[{record.execution_count}]" if record.execution_count is not None else ""
+    count = f"In [{record.execution_count}]" if record.execution_count is not None else ""
     if position is not None:
-        return f"cell {position}" + (f" {count}" if count else "")
-    return f"cell {count}" if count else "a cell"
+        return f"cell {position}" + (f" ({count})" if count else "")
+    return count or "a cell"
 
 
 def _listed(items: Sequence[str]) -> str:
@@ -336,7 +374,7 @@ def _order(records: Sequence[CellRecord], placed: Sequence[DocCell | None]) -> l
         if cell is None or _injected(record.source):
             continue
         if highest is not None and cell.position < highest.position:
-            items.append(f"cell {cell.position} ran after cell {highest.position}")
+            items.append(f"{_label(record, cell.position)} ran after cell {highest.position}")
         if highest is None or cell.position > highest.position:
             highest = cell
     return [f"out of order: {_listed(items)}"] if items else []
@@ -350,7 +388,8 @@ def _skipped(
         return []
     first, last = min(positions), max(positions)
     missed = [
-        f"cell {c.position}" for c in document.cells
+        f"cell {c.position}"
+        for c in document.cells
         if first < c.position < last and c.position not in positions and c.source.strip()
     ]
     return [f"skipped: {_listed(missed)} never ran"] if missed else []
@@ -381,7 +420,9 @@ def _edits(
             "(edited or deleted after it ran)"
         )
     if unsaved:
-        notes.append(f"edited: {_listed(unsaved)} ran code that is not saved yet; save the notebook")
+        notes.append(
+            f"edited: {_listed(unsaved)} ran code that is not saved yet; save the notebook"
+        )
     return notes
 
 
@@ -467,5 +508,3 @@ def param_notes(project: Project, run_id: str) -> tuple[dict[str, Any], list[str
                 f"{key}={value!r}"
             )
     return seen, notes
-
-

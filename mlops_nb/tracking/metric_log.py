@@ -148,25 +148,34 @@ class MetricLog:
     def flush(self, finalize: Callable[[sa.Connection], None] | None = None) -> None:
         """Ingest everything appended so far, in one transaction with ``finalize``."""
         with self._ingest_lock:
-            if not self.dirty and finalize is None:
-                return
-            self.dirty = False
-            with self.project.db.write() as conn:
-                offset = _ingest(conn, self.path, self.run_id, self._ingested)
-                if finalize is not None:
-                    finalize(conn)
-            self._ingested = offset
+            closed = self._fd < 0  # checked before reading: nothing can be appended after
+            if self.dirty or finalize is not None:
+                self.dirty = False
+                try:
+                    with self.project.db.write() as conn:
+                        offset = _ingest(conn, self.path, self.run_id, self._ingested)
+                        if finalize is not None:
+                            finalize(conn)
+                except BaseException:
+                    self.dirty = True  # the points are still in the log: the next flush retries
+                    raise
+                self._ingested = offset
+            if closed:  # fully ingested: the log is done
+                FLUSHER.unregister(self)
+                # The offset row stays: were we killed before this unlink, recovery resumes.
+                self.path.unlink(missing_ok=True)
 
     def close(self, finalize: Callable[[sa.Connection], None] | None = None) -> None:
-        """Ingest the rest (with ``finalize`` in the same transaction) and remove the log."""
-        FLUSHER.unregister(self)
+        """Ingest the rest (with ``finalize`` in the same transaction) and remove the log.
+
+        When the database cannot be reached the error propagates, and the background flusher
+        keeps retrying: the points are ingested once the database is back.
+        """
         with self._write_lock:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
         self.flush(finalize)
-        # The offset row stays: were we killed before this unlink, recovery resumes from it.
-        self.path.unlink(missing_ok=True)
 
 
 def recover(project: Project) -> None:

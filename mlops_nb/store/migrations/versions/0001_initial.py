@@ -7,6 +7,8 @@ Revises: (none)
 import sqlalchemy as sa
 from alembic import op
 
+from mlops_nb.store.schema import AUDIT_APPEND_ONLY_DDL
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -49,6 +51,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_index("ix_audit_events_subject", "audit_events", ["subject"], unique=False)
+    for statement in AUDIT_APPEND_ONLY_DDL.get(op.get_bind().dialect.name, []):
+        op.execute(statement)
     op.create_table(
         "cell_sources",
         sa.Column("digest", sa.String(length=64), nullable=False),

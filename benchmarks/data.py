@@ -1,0 +1,251 @@
+"""Data snapshots vs DVC and the physical floor, and DataFrame snapshots vs Parquet alone.
+
+    python benchmarks/data.py                       # 1 GiB file, 5M x 10 frame
+    python benchmarks/data.py --file-mib 256 --rows 1000000 --skip-dvc
+
+File: ``dvc add`` (first, unchanged, after a 1 MiB in-place change) against ``snapshot`` on
+the same file, and ``cp`` + ``sync`` of the same bytes (the floor: the bytes must be read and
+written durably once). The file is aged (mtime an hour back) as a file made earlier would be.
+DataFrame: ``snapshot`` (fingerprint + Parquet + profile) against ``to_parquet`` alone (with
+an fsync, as snapshots are durable), an unchanged re-snapshot against the fingerprint alone,
+and diffs of two versions with 1% of the rows changed. Also the hash candidates over the
+same bytes (sha256 is the blob store's; blake3 shown for comparison).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+def timed(fn):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def row(label: str, seconds: float, note: str = "") -> None:
+    print(f"  {label:<44} {seconds:8.3f} s  {note}")
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def make_file(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        remaining = size
+        block = os.urandom(64 * MIB)
+        while remaining > 0:
+            handle.write(block[: min(remaining, len(block))])
+            remaining -= len(block)
+            block = hashlib.sha512(block[:64]).digest() + block[64:]  # not a repeated block
+        handle.flush()
+        os.fsync(handle.fileno())
+    past = time.time() - 3600
+    os.utime(path, (past, past))
+
+
+def hash_rates(path: Path) -> None:
+    import blake3
+
+    print("hash throughput over the file (page cache):")
+    candidates = {
+        "sha256 (hashlib/OpenSSL)": lambda: hashlib.sha256(),
+        "blake3 (1 thread)": lambda: blake3.blake3(),
+        "blake3 (all threads)": lambda: blake3.blake3(max_threads=blake3.blake3.AUTO),
+        "md5 (DVC's)": lambda: hashlib.md5(),
+    }
+    size = path.stat().st_size
+    for label, make in candidates.items():
+
+        def run(make=make):  # type: ignore[no-untyped-def]
+            hasher = make()
+            with open(path, "rb") as handle:
+                while chunk := handle.read(8 * MIB):
+                    hasher.update(chunk)
+
+        seconds, _ = timed(run)
+        row(label, seconds, f"{size / seconds / 1e9:.2f} GB/s")
+
+
+def modify_one_mib(path: Path) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(path.stat().st_size // 2)
+        handle.write(os.urandom(MIB))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def dvc(workdir: Path, *args: str) -> float:
+    seconds, proc = timed(
+        lambda: subprocess.run(["dvc", *args], cwd=workdir, capture_output=True, text=True)
+    )
+    if proc.returncode:
+        raise SystemExit(f"dvc {' '.join(args)} failed: {proc.stderr.strip()}")
+    return seconds
+
+
+def bench_file(root: Path, size: int, skip_dvc: bool) -> None:
+    import mlops_nb as mlops
+
+    print(f"\n== file of {size / MIB:.0f} MiB ==")
+    # Each tool gets its own copy: dvc add rewrites the file's metadata (and so its ctime).
+    dvc_dir, ours_dir = root / "dvc-repo", root / "ours"
+    dvc_dir.mkdir()
+    ours_dir.mkdir()
+    data, theirs = ours_dir / "data.bin", dvc_dir / "data.bin"
+    make_file(data, size)
+    shutil.copyfile(data, theirs)
+    shutil.copystat(data, theirs)
+    hash_rates(data)
+
+    floor_dest = root / "floor-copy.bin"
+    cp, _ = timed(lambda: shutil.copyfile(data, floor_dest))
+    sync, _ = timed(os.sync)
+    floor = cp + sync
+    floor_dest.unlink()
+    print("floor:")
+    row("cp", cp)
+    row("cp + sync", floor)
+
+    results: dict[str, dict[str, float]] = {"dvc": {}, "mlops": {}}
+    if not skip_dvc:
+        subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=dvc_dir, check=True)
+        results["dvc"]["first"] = dvc(dvc_dir, "add", "-q", theirs.name)
+    blobs = root / ".mlops" / "blobs"
+    results["mlops"]["first"], _ = timed(lambda: mlops.snapshot(data, "big"))
+    before = dir_size(blobs)
+    if not skip_dvc:
+        results["dvc"]["unchanged"] = dvc(dvc_dir, "add", "-q", theirs.name)
+    results["mlops"]["unchanged"], _ = timed(lambda: mlops.snapshot(data, "big"))
+    modify_one_mib(data)
+    if not skip_dvc:
+        modify_one_mib(theirs)
+        results["dvc"]["1 MiB changed"] = dvc(dvc_dir, "add", "-q", theirs.name)
+    results["mlops"]["1 MiB changed"], version = timed(lambda: mlops.snapshot(data, "big"))
+    grown = dir_size(blobs) - before
+    print("snapshot vs dvc add:")
+    for case in ("first", "unchanged", "1 MiB changed"):
+        ours = results["mlops"][case]
+        other = results["dvc"].get(case)
+        note = f"dvc add {other:.3f} s -> {ratio(other, ours)} faster" if other else ""
+        row(f"snapshot ({case})", ours, note)
+    print(f"  first snapshot / (cp + sync): {ratio(results['mlops']['first'], floor)}")
+    print(f"  stored for the 1 MiB change: {grown / MIB:.1f} MiB (version {version.ref})")
+
+
+def bench_frame(rows: int, columns: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    import mlops_nb as mlops
+    from mlops_nb.data import fingerprint as fp
+
+    print(f"\n== DataFrame {rows:,} rows x {columns} columns ==")
+    rng = np.random.default_rng(0)
+    kinds = [
+        ("id", lambda: np.arange(rows)),
+        ("f", lambda: rng.normal(size=rows)),
+        ("i", lambda: rng.integers(0, 1_000_000, rows)),
+        ("flag", lambda: rng.random(rows) < 0.3),
+        (
+            "city",
+            lambda: pd.Categorical.from_codes(
+                rng.integers(0, 50, rows), [f"c{i}" for i in range(50)]
+            ),
+        ),
+        (
+            "ts",
+            lambda: (
+                pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**9, rows), unit="s")
+            ),
+        ),
+    ]
+    data = {"id": kinds[0][1]()}
+    i = 1
+    while len(data) < columns:
+        name, make = kinds[1 + (i - 1) % (len(kinds) - 1)]
+        data[f"{name}{i}"] = make()
+        i += 1
+    df = pd.DataFrame(data)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "frame.parquet"
+
+        def parquet() -> None:
+            df.to_parquet(target)
+            with open(target, "rb") as handle:
+                os.fsync(handle.fileno())
+
+        parquet_s, _ = timed(parquet)
+    fingerprint_s, _ = timed(
+        lambda: fp.digest(fp.frame_schema(df), fp.row_hashes(df), fp.index_hashes(df))
+    )
+    first_s, v1 = timed(lambda: mlops.snapshot(df, "frame"))
+    again_s, _ = timed(lambda: mlops.snapshot(df, "frame"))
+    changed = df.copy()
+    picked = rng.choice(rows, size=rows // 100, replace=False)
+    value_column = next(c for c in df.columns if c.startswith("f"))
+    changed.loc[picked, value_column] = changed.loc[picked, value_column] + 1.0
+    v2 = mlops.snapshot(changed, "frame")
+    diff_s, diff = timed(lambda: mlops.diff_datasets(v1.ref, v2.ref))
+    key_s, keyed = timed(lambda: mlops.diff_datasets(v1.ref, v2.ref, key="id"))
+    load_s, _ = timed(lambda: mlops.load_dataset(v1.ref))
+    print("snapshot vs Parquet alone:")
+    row("to_parquet + fsync", parquet_s)
+    row("fingerprint (row hashes + schema)", fingerprint_s)
+    row("snapshot (first)", first_s, f"{ratio(first_s, parquet_s)} of Parquet alone")
+    row("snapshot (unchanged)", again_s, f"{ratio(again_s, fingerprint_s)} of the fingerprint")
+    row(
+        "diff, 1% rows changed, no key",
+        diff_s,
+        f"+{diff.rows_added} -{diff.rows_removed} ={diff.rows_unchanged}",
+    )
+    row(
+        "diff, 1% rows changed, key=id",
+        key_s,
+        f"~{keyed.rows_changed} changed in {keyed.changed_columns}",
+    )
+    row("load_dataset (verified)", load_s)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file-mib", type=int, default=1024, help="file size (MiB)")
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--columns", type=int, default=10)
+    parser.add_argument("--skip-dvc", action="store_true", help="no dvc comparison")
+    parser.add_argument("--skip-file", action="store_true")
+    parser.add_argument("--skip-frame", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_dvc and shutil.which("dvc") is None:
+        sys.exit("dvc is not installed: pip install 'mlops_nb[bench]' (or pass --skip-dvc)")
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-data-") as tmp:
+        root = Path(tmp)
+        os.environ["MLOPS_HOME"] = str(root)
+        os.chdir(root)
+        from mlops_nb.project import Project
+
+        Project.init(root)
+        if not args.skip_file:
+            bench_file(root, args.file_mib * MIB, args.skip_dvc)
+        if not args.skip_frame:
+            bench_frame(args.rows, args.columns)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""``sweep``: one notebook over a parameter grid, as child runs of a ``sweep`` run.
+
+Every point is checked against the parameters cell before anything starts, runs in its own
+kernel (up to ``jobs`` at once, locally or on Dask), and is cached like a pipeline step, so
+re-running a grid with one new value runs only the new points.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+from ..tracking.runs import create_run, end_run, log_batch
+from .cache import KeyParts, key_packages
+from .executors import make_executor
+from .notebooks import NotebookSource, load_notebook, local_modules
+from .parameters import check_parameters, check_secrets
+from .results import StepResult
+from .runner import Planned, Runner, Task
+from .tracked import check_timeout, choose_kernel, display_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..project import Project
+
+
+@dataclass
+class SweepResult:
+    """``summary`` has one row per point: ``point, status, run_id, params.*, metrics.*``."""
+
+    run_id: str
+    points: list[StepResult]
+    summary: pd.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.points)
+
+    @property
+    def best(self) -> StepResult | None:
+        """The first point of the sorted summary that succeeded."""
+        ok = self.summary[self.summary["status"] != "failed"]
+        if ok.empty:
+            return None
+        name = ok.iloc[0]["point"]
+        return next(p for p in self.points if p.name == name)
+
+
+def expand_grid(source: NotebookSource, grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, each checked against the parameters cell."""
+    if not isinstance(grid, Mapping) or not grid:
+        raise UsageError("grid must be a non-empty mapping of parameter name to list of values")
+    axes = []
+    for name, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise UsageError(f"grid {name}: give a non-empty list of values, not {values!r}")
+        axes.append([(name, v) for v in values])
+    points = [dict(combo) for combo in itertools.product(*axes)]
+    return [check_parameters(source.parameters, p, source.path.name) for p in points]
+
+
+def point_label(point: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in point.items())
+
+
+def parse_sort(sort: str | None) -> tuple[str, bool] | None:
+    """``metrics.auc`` (descending), ``metrics.loss:asc``, ``params.lr:asc`` -> (column, asc)."""
+    if not sort:
+        return None
+    column, _, direction = sort.partition(":")
+    if not column.startswith(("metrics.", "params.")) or direction not in ("", "asc", "desc"):
+        raise UsageError(f"sort {sort!r}: use metrics.NAME or params.NAME, optionally with "
+                         ":asc or :desc (metrics sort descending by default)")
+    return column, direction == "asc"
+
+
+def summary_frame(points: list[StepResult], grid: Mapping[str, Any],
+                  sort: tuple[str, bool] | None) -> pd.DataFrame:
+    import pandas as pd
+
+    metric_names = sorted({k for p in points for k in p.metrics})
+    rows = []
+    for point in points:
+        row = {"point": point.name, "status": point.status, "run_id": point.run_id}
+        row.update({f"params.{k}": point.parameters.get(k) for k in grid})
+        row.update({f"metrics.{k}": point.metrics.get(k, math.nan) for k in metric_names})
+        row["duration"] = round(point.duration, 2)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if sort is not None:
+        column, ascending = sort
+        if column not in frame.columns:  # e.g. every point failed before logging it
+            frame[column] = math.nan
+        frame = frame.sort_values(column, ascending=ascending, na_position="last",
+                                  kind="stable").reset_index(drop=True)
+    return frame
+
+
+def run_sweep(project: Project, path: str | os.PathLike[str], grid: Mapping[str, Sequence[Any]],
+              *, jobs: int | None = None, executor: str = "local", sort: str | None = None,
+              experiment: str | None = None, timeout: float | None = None, force: bool = False,
+              progress: bool = False) -> SweepResult:
+    source = load_notebook(path)
+    points = expand_grid(source, grid)
+    order = parse_sort(sort)
+    cell_timeout = check_timeout(timeout)
+    check_secrets(source.parameters)
+    kernel = choose_kernel(source, None).name
+    scope = f"sweep:{display_path(project, source.path)}"
+    common = {"notebook": source.digest, "kernel": kernel, "code": local_modules(source),
+              "packages": key_packages(project, source)}
+    tasks = [
+        Task(name=point_label(point), source=source, scope=scope, folder=source.path.parent,
+             plan=lambda _results, p=point: Planned(p, KeyParts(parameters=p, **common)),
+             kernel=kernel, timeout=cell_timeout, kind="notebook",
+             tags={"mlops.sweep_point": point_label(point)})
+        for point in points
+    ]
+    runner = Runner(project, tasks, experiment=experiment or "default", force=force,
+                    progress=progress)
+    pool = make_executor(project, executor, jobs)
+    try:
+        parent = create_run(
+            project, name=f"sweep {source.path.stem}", experiment=experiment or "default",
+            params={k: list(v) for k, v in grid.items()}, kind="sweep",
+            tags={"mlops.executor": executor, "mlops.points": str(len(points))},
+            notebook_path=display_path(project, source.path),
+        )
+        try:
+            results = runner.run(pool, parent.run_id)
+        except KeyboardInterrupt:
+            end_run(project, parent.run_id, "interrupted")
+            raise
+        frame = summary_frame(results, grid, order)
+        result = SweepResult(parent.run_id, results, frame)
+        if order is not None and result.best is not None:
+            log_batch(project, parent.run_id, tags={"mlops.best_run": result.best.run_id})
+        end_run(project, parent.run_id, "finished" if result.ok else "failed")
+    finally:
+        pool.close()
+    return result

@@ -1,0 +1,121 @@
+"""Model references (``churn``, ``churn@3``, ``churn@production``) and alias rows.
+
+An alias names one version of a model at a time; moving it is a promotion. ``latest``,
+plain numbers and ``v<number>`` are reserved because they already select versions.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import sqlalchemy as sa
+
+from ..errors import NotFoundError, UsageError
+from ..names import check_name
+from ..store import schema
+
+LATEST = "latest"
+_VERSION = re.compile(r"^v?(\d+)$")
+REF_HELP = "use NAME, NAME@VERSION or NAME@ALIAS (e.g. churn, churn@3, churn@production)"
+
+
+def check_alias(alias: object) -> str:
+    """A valid alias name that does not read as a version."""
+    alias = check_name(alias, "alias")
+    if alias == LATEST or _VERSION.match(alias):
+        raise UsageError(
+            f"alias {alias!r} is reserved ('latest', '3' and 'v3' select versions); "
+            "choose a name such as 'staging', 'production' or 'champion'"
+        )
+    return alias
+
+
+def parse_version(value: object) -> int | str | None:
+    """A version selector: an int, ``"3"``/``"v3"`` (-> 3), ``"latest"`` (-> None) or an alias."""
+    if isinstance(value, bool):
+        raise UsageError(f"version {value!r} is not valid: give a number or an alias")
+    if isinstance(value, int):
+        if value < 1:
+            raise UsageError(f"version {value} is not valid: versions start at 1")
+        return value
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"version {value!r} is not valid: give a number or an alias")
+    match = _VERSION.match(value)
+    if match:
+        return parse_version(int(match.group(1)))
+    if value == LATEST:
+        return None
+    check_name(value, "alias")
+    return value
+
+
+def parse_ref(ref: object) -> tuple[str, int | str | None]:
+    """``"churn@production"`` -> ``("churn", "production")``; ``"churn"`` -> ``("churn", None)``."""
+    if not isinstance(ref, str) or ref.count("@") > 1 or ref.startswith("@") or ref.endswith("@"):
+        raise UsageError(f"model reference {ref!r} is not valid: {REF_HELP}")
+    name, _, selector = ref.partition("@")
+    try:
+        check_name(name, "model name")
+        return name, parse_version(selector) if selector else None
+    except UsageError as exc:
+        raise UsageError(f"model reference {ref!r} is not valid ({exc}); {REF_HELP}") from None
+
+
+def holder(conn: sa.Connection, name: str, alias: str) -> int | None:
+    """The version holding ``alias`` of model ``name``, if any."""
+    table = schema.model_aliases
+    return conn.execute(
+        sa.select(table.c.version).where(table.c.name == name, table.c.alias == alias)
+    ).scalar()
+
+
+def of_version(conn: sa.Connection, name: str, version: int) -> list[str]:
+    table = schema.model_aliases
+    return list(
+        conn.execute(
+            sa.select(table.c.alias)
+            .where(table.c.name == name, table.c.version == version)
+            .order_by(table.c.alias)
+        ).scalars()
+    )
+
+
+def of_model(conn: sa.Connection, name: str | None = None) -> dict[tuple[str, int], list[str]]:
+    """``{(name, version): [aliases]}`` for one model or all."""
+    table = schema.model_aliases
+    query = sa.select(table.c.name, table.c.version, table.c.alias).order_by(table.c.alias)
+    if name is not None:
+        query = query.where(table.c.name == name)
+    found: dict[tuple[str, int], list[str]] = {}
+    for row in conn.execute(query):
+        found.setdefault((row.name, row.version), []).append(row.alias)
+    return found
+
+
+def move(conn: sa.Connection, name: str, alias: str, version: int) -> int | None:
+    """Point ``alias`` at ``version``; returns the version that held it before."""
+    table = schema.model_aliases
+    previous = holder(conn, name, alias)
+    now = time.time()
+    if previous is None:
+        conn.execute(
+            sa.insert(table).values(name=name, alias=alias, version=version, updated_at=now)
+        )
+    else:
+        conn.execute(
+            sa.update(table)
+            .where(table.c.name == name, table.c.alias == alias)
+            .values(version=version, updated_at=now)
+        )
+    return previous
+
+
+def remove(conn: sa.Connection, name: str, alias: str) -> int:
+    """Delete ``alias``; returns the version that held it (NotFoundError when none did)."""
+    previous = holder(conn, name, alias)
+    if previous is None:
+        raise NotFoundError(f"no version of {name} holds alias {alias!r}")
+    table = schema.model_aliases
+    conn.execute(sa.delete(table).where(table.c.name == name, table.c.alias == alias))
+    return previous

@@ -1,0 +1,114 @@
+"""A model version's manifest: its flavor and every file with size and SHA-256.
+
+The manifest is stored as a blob and its digest is the version's ``digest``, so one hash
+pins every byte of the model. Reading verifies the manifest, then each file, before anything
+is deserialized or handed to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import IntegrityError
+from ..names import check_relative_path
+from ..store.blobs import digest_file
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..store.blobs import BlobStore
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    flavor: str
+    files: tuple[FileEntry, ...]
+
+    def to_bytes(self) -> bytes:
+        files = [{"path": f.path, "digest": f.digest, "size": f.size} for f in self.files]
+        body = {"format": FORMAT, "flavor": self.flavor, "files": files}
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def store(
+    blobs: BlobStore, flavor: str, files: list[tuple[str, bytes | Path]]
+) -> tuple[str, Manifest]:
+    """Put each file (bytes or a path on disk) and the manifest; returns (digest, manifest)."""
+    entries = []
+    for path, content in files:
+        if isinstance(content, bytes):
+            entries.append(FileEntry(path, blobs.put_bytes(content), len(content)))
+        else:
+            digest, size = blobs.put_file(content)
+            entries.append(FileEntry(path, digest, size))
+    manifest = Manifest(flavor, tuple(sorted(entries, key=lambda e: e.path)))
+    return blobs.put_bytes(manifest.to_bytes()), manifest
+
+
+def read(blobs: BlobStore, digest: str) -> Manifest:
+    """The verified manifest of a version (IntegrityError when it was tampered with)."""
+    data = blobs.get_bytes(digest, verify=True)
+    try:
+        body = json.loads(data)
+        files = tuple(
+            FileEntry(check_relative_path(f["path"], "model file"), f["digest"], int(f["size"]))
+            for f in body["files"]
+        )
+        return Manifest(str(body["flavor"]), files)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"model manifest {digest[:12]} is malformed ({exc})") from None
+
+
+def _intact(folder: Path, manifest: Manifest) -> bool:
+    for entry in manifest.files:
+        path = folder / entry.path
+        if not path.is_file() or path.stat().st_size != entry.size:
+            return False
+        if digest_file(path) != entry.digest:
+            return False
+    return True
+
+
+def materialize(project: Project, digest: str, manifest: Manifest) -> Path:
+    """A local folder holding the version's files, each verified against the manifest.
+
+    Cached under ``<state_dir>/models/<digest>``; a cached copy is re-verified on every call
+    and rebuilt when it was changed.
+    """
+    cache = project.state_dir / "models"
+    final = cache / digest
+    if final.is_dir() and _intact(final, manifest):
+        return final
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache))
+    try:
+        for entry in manifest.files:
+            project.blobs.fetch(entry.digest, staging / entry.path, verify=True)
+        if final.exists():
+            shutil.rmtree(final, ignore_errors=True)
+        try:
+            os.replace(staging, final)
+        except OSError:  # another process put an intact copy there first
+            if not (final.is_dir() and _intact(final, manifest)):
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
