@@ -1,8 +1,9 @@
 """Notebook face: the cost of cell-history capture per cell, and opening ``%mlops runs``.
 
-1. Cell overhead: one real ``python3`` kernel executes trivial cells (``x = 1``), in blocks
-   that alternate untracked and tracked (``%mlops track`` ... ``%mlops stop``), timed from the
-   client as execute request -> reply. Bar: tracked minus untracked median <= 1 ms.
+1. Cell overhead: two real ``python3`` kernels, one with ``%mlops track``, execute trivial
+   cells (``x = 1``) alternately, timed from the client as execute request -> reply; also
+   ``run_cell`` timed inside one process (the hooks' own cost, free of messaging noise).
+   Bar: tracked minus untracked <= 1 ms per cell (median).
 2. ``%mlops runs`` on a store with 10,000 runs: building the runs widget's first page (the
    count, one page of runs with their params and metrics, the widgets). Bar: <= 0.5 s.
 
@@ -24,8 +25,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import median_time
 
-BLOCKS = 4
-
 
 def _execute(client, code: str) -> float:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
@@ -40,44 +39,54 @@ def _execute(client, code: str) -> float:  # type: ignore[no-untyped-def]
     return elapsed
 
 
-def cell_overhead(cells: int) -> dict[str, float]:
-    """Median seconds per trivial cell, untracked and tracked, in one kernel."""
+def _kernel(home: str):  # type: ignore[no-untyped-def]
     from jupyter_client.manager import start_new_kernel
 
-    per_block = cells // BLOCKS
+    env = {**os.environ, "MLOPS_HOME": home}
+    env.pop("MLOPS_RUN_ID", None)
+    return start_new_kernel(kernel_name="python3", env=env, cwd=home)
+
+
+def cell_overhead(cells: int) -> dict[str, float]:
+    """Seconds per trivial cell in two kernels side by side, one tracked, one not.
+
+    The cells alternate between the kernels, so a change in machine load hits both sides of
+    each pair alike; the figure is the median of the per-pair differences.
+    """
     with tempfile.TemporaryDirectory(prefix="mlops-bench-nb-") as home:
-        env = {**os.environ, "MLOPS_HOME": home}
-        env.pop("MLOPS_RUN_ID", None)
-        manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=home)
+        kernels = [_kernel(home), _kernel(home)]
         try:
-            _execute(client, "%load_ext mlops_nb")
-            for _ in range(50):  # warm up both paths
-                _execute(client, "x = 1")
-            untracked: list[float] = []
-            tracked: list[float] = []
-            for block in range(BLOCKS):
-                untracked += [_execute(client, "x = 1") for _ in range(per_block)]
-                _execute(client, f"%mlops track bench-{block}")
-                tracked += [_execute(client, "x = 1") for _ in range(per_block)]
-                _execute(client, "%mlops stop")
-            _execute(
-                client,
-                "import mlops_nb as mlops\n"
-                "recorded = sum(len(mlops.get_run(r).cells) "
-                "for r in mlops.runs()['run_id'])",
+            (_, plain), (_, tracked) = kernels
+            for client in (plain, tracked):
+                _execute(client, "%load_ext mlops_nb")
+            _execute(tracked, "%mlops track bench")
+            for _ in range(50):  # warm up both
+                _execute(plain, "x = 1")
+                _execute(tracked, "x = 1")
+            pairs = []
+            for i in range(cells):  # who goes first alternates too
+                if i % 2:
+                    pairs.append((_execute(plain, "x = 1"), _execute(tracked, "x = 1")))
+                else:
+                    second = _execute(tracked, "x = 1")
+                    pairs.append((_execute(plain, "x = 1"), second))
+            _execute(tracked, "%mlops stop")
+            msg_id = tracked.execute(
+                "", user_expressions={"n": "len(get_ipython()._mlops_capture.records)"}
             )
-            msg_id = client.execute("", user_expressions={"n": "recorded"})
-            reply = client.get_shell_msg(timeout=30)
+            reply = tracked.get_shell_msg(timeout=30)
             assert reply["parent_header"]["msg_id"] == msg_id
             recorded = int(reply["content"]["user_expressions"]["n"]["data"]["text/plain"])
         finally:
-            client.stop_channels()
-            manager.shutdown_kernel(now=True)
+            for manager, client in kernels:
+                client.stop_channels()
+                manager.shutdown_kernel(now=True)
     return {
-        "untracked": statistics.median(untracked),
-        "tracked": statistics.median(tracked),
+        "untracked": statistics.median(a for a, _ in pairs),
+        "tracked": statistics.median(b for _, b in pairs),
+        "added": statistics.median(b - a for a, b in pairs),
         "recorded": recorded,
-        "expected": BLOCKS * (per_block + 2),
+        "expected": cells + 52,
     }
 
 
@@ -181,13 +190,17 @@ def main() -> None:
     args = parser.parse_args()
 
     cells = cell_overhead(args.cells)
-    extra_ms = (cells["tracked"] - cells["untracked"]) * 1000
-    print(f"\ncell overhead ({args.cells} trivial cells each way, one kernel, client round trip)")
+    extra_ms = cells["added"] * 1000
+    print(
+        f"\ncell overhead ({args.cells} trivial cells each way, two kernels alternating, "
+        "client round trip)"
+    )
     print(f"  untracked median  {cells['untracked'] * 1000:.3f} ms/cell")
     print(f"  tracked median    {cells['tracked'] * 1000:.3f} ms/cell")
+    verdict = "ok" if extra_ms <= 1 else "MISSED"
     print(
-        f"  added             {extra_ms:+.3f} ms/cell  (bar <= 1 ms: "
-        f"{'ok' if extra_ms <= 1 else 'MISSED'}); ratio {cells['tracked'] / cells['untracked']:.3f}"
+        f"  added (median of per-pair differences)  {extra_ms:+.3f} ms/cell  (bar <= 1 ms: "
+        f"{verdict}); ratio of medians {cells['tracked'] / cells['untracked']:.3f}"
     )
     print(f"  cells recorded    {cells['recorded']} of {cells['expected']}")
 

@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 import warnings
+from contextlib import redirect_stderr, redirect_stdout
 
 from _common import mlops_project, print_rows, timed
 
@@ -48,8 +49,9 @@ def quiet_mlflow(tmp: str):  # type: ignore[no-untyped-def]
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-    mlflow.set_experiment(experiment_id=mlflow.create_experiment(
-        "bench", artifact_location=f"file://{tmp}/artifacts"))
+    mlflow.set_experiment(
+        experiment_id=mlflow.create_experiment("bench", artifact_location=f"file://{tmp}/artifacts")
+    )
     return mlflow
 
 
@@ -57,13 +59,15 @@ def mlflow_register(mlflow, models: list, pip_requirements: list[str] | None) ->
     client = mlflow.MlflowClient()
     times = []
     for model in models:
-        start = time.perf_counter()
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(model, name="model",
-                                            pip_requirements=pip_requirements)
-        version = mlflow.register_model(info.model_uri, "churn")
-        client.set_registered_model_alias("churn", "production", version.version)
-        times.append(time.perf_counter() - start)
+        with open(os.devnull, "w") as sink, redirect_stdout(sink), redirect_stderr(sink):
+            start = time.perf_counter()
+            with mlflow.start_run():
+                info = mlflow.sklearn.log_model(
+                    model, name="model", pip_requirements=pip_requirements
+                )
+            version = mlflow.register_model(info.model_uri, "churn")
+            client.set_registered_model_alias("churn", "production", version.version)
+            times.append(time.perf_counter() - start)
     return times
 
 
@@ -99,7 +103,7 @@ def ours_load(versions: int, repeat: int) -> tuple[float, float]:
         mlops.register_model(model, f"model-{i % names}")
     mlops.promote("model-7", 3, to="production")
     current = mlops.registry.api.get_model_version("model-7@production")
-    manifest = manifests.read(current.project.blobs, current.digest)
+    manifest = manifests.read(current.project.blobs, current.flavor, current.digest)
     data = current.project.blobs.get_bytes(manifest.files[0].digest)
     trusted = sorted(TRUSTED_TYPES)
     load = per_call(lambda: mlops.load_model("model-7@production"), repeat)
@@ -112,8 +116,11 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--versions", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=200, help="load_model calls to time")
-    parser.add_argument("--with-inference", action="store_true",
-                        help="also time MLflow's default requirement inference (slow)")
+    parser.add_argument(
+        "--with-inference",
+        action="store_true",
+        help="also time MLflow's default requirement inference (slow)",
+    )
     args = parser.parse_args()
 
     import sklearn
@@ -141,17 +148,35 @@ def main() -> None:
 
     theirs_median, ours_median = statistics.median(theirs), statistics.median(ours)
     rows = [
-        (f"register+alias, median of {args.models}", ms(theirs_median), ms(ours_median),
-         f"{theirs_median / ours_median:.1f}x faster"),
-        (f"register+alias, total for {args.models}", f"{sum(theirs):.2f} s",
-         f"{sum(ours):.2f} s", f"{sum(theirs) / sum(ours):.1f}x faster"),
+        (
+            f"register+alias, median of {args.models}",
+            ms(theirs_median),
+            ms(ours_median),
+            f"{theirs_median / ours_median:.1f}x faster",
+        ),
+        (
+            f"register+alias, total for {args.models}",
+            f"{sum(theirs):.2f} s",
+            f"{sum(ours):.2f} s",
+            f"{sum(theirs) / sum(ours):.1f}x faster",
+        ),
     ]
     if inferred:
-        rows.append(("MLflow with requirement inference", ms(statistics.median(inferred)),
-                     ms(ours_median), f"{statistics.median(inferred) / ours_median:.0f}x faster"))
+        rows.append(
+            (
+                "MLflow with requirement inference",
+                ms(statistics.median(inferred)),
+                ms(ours_median),
+                f"{statistics.median(inferred) / ours_median:.0f}x faster",
+            )
+        )
     rows += [
-        (f"load_model alias ({args.versions} versions)", ms(mlflow_load) +
-         f" ({args.models} versions)", ms(load), f"{mlflow_load / load:.1f}x faster"),
+        (
+            f"load_model alias ({args.versions} versions)",
+            ms(mlflow_load) + f" ({args.models} versions)",
+            ms(load),
+            f"{mlflow_load / load:.1f}x faster",
+        ),
         ("  skops.io.loads alone (floor)", "", ms(floor), ""),
         ("  load_model beyond deserialization", "", ms(load - floor), "bar: <= 50 ms"),
     ]

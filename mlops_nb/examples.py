@@ -59,9 +59,9 @@ def copy_examples(dest: Path | str) -> Path:
         raise UsageError(f"{dest} is a file; choose a folder name with --dir")
     if dest.is_dir() and any(dest.iterdir()):
         raise UsageError(
-            f"{dest} already exists and is not empty; remove it or choose another folder "
-            "with --dir"
+            f"{dest} already exists and is not empty; remove it or choose another folder with --dir"
         )
-    shutil.copytree(examples_dir(), dest, ignore=shutil.ignore_patterns(*IGNORED),
-                    dirs_exist_ok=True)
+    shutil.copytree(
+        examples_dir(), dest, ignore=shutil.ignore_patterns(*IGNORED), dirs_exist_ok=True
+    )
     return dest

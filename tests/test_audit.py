@@ -14,9 +14,14 @@ from mlops_nb.registry.audit import event_hash
 from mlops_nb.store import schema
 
 DROP_TRIGGERS = {
-    "sqlite": ["DROP TRIGGER IF EXISTS audit_events_no_update", "DROP TRIGGER IF EXISTS audit_events_no_delete"],
-    "postgresql": ["DROP TRIGGER IF EXISTS audit_events_no_change ON audit_events",
-                   "DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events"],
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS audit_events_no_update",
+        "DROP TRIGGER IF EXISTS audit_events_no_delete",
+    ],
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS audit_events_no_change ON audit_events",
+        "DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events",
+    ],
 }
 
 
@@ -47,19 +52,29 @@ def rehash_from(project, start: int) -> None:
     with project.db.engine.begin() as conn:
         events = conn.execute(sa.select(table).order_by(table.c.seq)).all()
         prev = events[start - 2].hash if start > 1 else "0" * 64
-        for event in events[start - 1:]:
-            digest = event_hash(event.seq, event.ts, event.actor, event.action, event.subject,
-                                event.details, prev)
-            conn.execute(sa.update(table).where(table.c.seq == event.seq)
-                         .values(prev_hash=prev, hash=digest))
+        for event in events[start - 1 :]:
+            digest = event_hash(
+                event.seq, event.ts, event.actor, event.action, event.subject, event.details, prev
+            )
+            conn.execute(
+                sa.update(table).where(table.c.seq == event.seq).values(prev_hash=prev, hash=digest)
+            )
             prev = digest
 
 
 def test_every_change_is_recorded_and_the_chain_verifies(any_project):
     history()
     trail = mlops.audit()
-    assert list(trail.columns) == ["seq", "ts", "actor", "action", "subject", "details",
-                                   "prev_hash", "hash"]
+    assert list(trail.columns) == [
+        "seq",
+        "ts",
+        "actor",
+        "action",
+        "subject",
+        "details",
+        "prev_hash",
+        "hash",
+    ]
     assert list(trail["seq"]) == [1, 2, 3, 4, 5, 6]
     assert list(trail["action"]) == ["register", "promote"] * 3
     assert trail["prev_hash"].iloc[0] == "0" * 64
@@ -81,8 +96,10 @@ def test_an_empty_trail_verifies(project):
 def test_the_database_refuses_updates_and_deletes(any_project):
     history(1)
     for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events"):
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"), \
-                any_project.db.engine.begin() as conn:
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="append-only"),
+            any_project.db.engine.begin() as conn,
+        ):
             conn.execute(sa.text(statement))
     assert len(rows(any_project)) == 2
 
@@ -91,8 +108,11 @@ def test_a_hand_edited_row_is_caught(any_project):
     history()
     details = json.loads(rows(any_project)[3].details)
     details["reason"] = "nobody will notice"
-    tamper(any_project, "UPDATE audit_events SET details = :d WHERE seq = 4",
-           params={"d": json.dumps(details)})
+    tamper(
+        any_project,
+        "UPDATE audit_events SET details = :d WHERE seq = 4",
+        params={"d": json.dumps(details)},
+    )
     result = mlops.verify_audit()
     assert not result and result.first_bad == 4
     assert result.reason == "event 4 does not match its hash: it was edited or moved"
@@ -103,8 +123,9 @@ def test_an_edit_with_its_own_hash_recomputed_breaks_the_next_link(project):
     history()
     tamper(project, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 2")
     row = rows(project)[1]
-    forged = event_hash(row.seq, row.ts, row.actor, row.action, row.subject, row.details,
-                        row.prev_hash)
+    forged = event_hash(
+        row.seq, row.ts, row.actor, row.action, row.subject, row.details, row.prev_hash
+    )
     tamper(project, "UPDATE audit_events SET hash = :h WHERE seq = 2", params={"h": forged})
     result = mlops.verify_audit()
     assert result.first_bad == 3 and "does not follow event 2" in result.reason
@@ -120,9 +141,12 @@ def test_a_deleted_event_is_caught(any_project):
 
 def test_reordered_events_are_caught(any_project):
     history()
-    tamper(any_project, "UPDATE audit_events SET seq = 100 WHERE seq = 2",
-           "UPDATE audit_events SET seq = 2 WHERE seq = 5",
-           "UPDATE audit_events SET seq = 5 WHERE seq = 100")
+    tamper(
+        any_project,
+        "UPDATE audit_events SET seq = 100 WHERE seq = 2",
+        "UPDATE audit_events SET seq = 2 WHERE seq = 5",
+        "UPDATE audit_events SET seq = 5 WHERE seq = 100",
+    )
     result = mlops.verify_audit()
     assert not result and result.first_bad == 2
 
@@ -130,12 +154,18 @@ def test_reordered_events_are_caught(any_project):
 def test_an_inserted_event_is_caught(project):
     history()
     first = rows(project)[0]
-    tamper(project, "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 2",
-           "UPDATE audit_events SET seq = seq - 99 WHERE seq >= 102")
+    tamper(
+        project,
+        "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 2",
+        "UPDATE audit_events SET seq = seq - 99 WHERE seq >= 102",
+    )
     forged = event_hash(2, first.ts, "mallory", "approve", "model:churn@1", "{}", first.hash)
-    tamper(project, "INSERT INTO audit_events VALUES (2, :ts, 'mallory', 'approve', "
-           "'model:churn@1', '{}', :prev, :hash)",
-           params={"ts": first.ts, "prev": first.hash, "hash": forged})
+    tamper(
+        project,
+        "INSERT INTO audit_events VALUES (2, :ts, 'mallory', 'approve', "
+        "'model:churn@1', '{}', :prev, :hash)",
+        params={"ts": first.ts, "prev": first.hash, "hash": forged},
+    )
     result = mlops.verify_audit()
     assert result.first_bad == 3 and "does not follow event 2" in result.reason
 

@@ -31,10 +31,18 @@ def browser():
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -67,7 +75,10 @@ def shot(page, name: str) -> None:
 
 
 def palette(page, command: str) -> None:
-    page.keyboard.press("Control+Shift+C")
+    """Run a command from the command palette (opened from the View menu: a focused notebook
+    editor may keep the keyboard shortcut)."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Activate Command Palette").click()
     search = page.locator(".lm-CommandPalette-input")
     search.fill(command)
     page.locator(".lm-CommandPalette-item", has_text=command).first.click()
@@ -78,9 +89,18 @@ def test_runs_list_details_live_refresh_and_notebook(page, lab, project):
 
     from mlops_nb.tracking.runs import create_run, end_run, log_batch
 
-    live = create_run(project, "live-training", experiment="churn", params={"epochs": 3})
+    # The name carries markup: it must show as text and never run (stored XSS).
+    name = "live-training <img src=x onerror=window.__xss=1>"
+    live = create_run(project, name, experiment="churn", params={"epochs": 3})
     log_batch(project, live.run_id, metrics=[("loss", 1.0, 0)])
-    palette(page, "MLOps: Open runs")
+    page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Activate Command Palette").click()
+    page.locator(".lm-CommandPalette-input").fill("MLOps")
+    items = page.locator(".lm-CommandPalette-item")
+    expect(items.filter(has_text="MLOps: Open runs")).to_have_count(1)
+    expect(items.filter(has_text="MLOps: Refresh")).to_have_count(1)
+    shot(page, "00-command-palette")
+    items.filter(has_text="MLOps: Open runs").click()
     sidebar = page.locator("#mlops-sidebar")
     expect(sidebar).to_be_visible()
     rows = sidebar.locator("tr.mlops-run-row")
@@ -106,7 +126,9 @@ def test_runs_list_details_live_refresh_and_notebook(page, lab, project):
     # Details of the live run refresh while it is going.
     live_row.click()
     detail = sidebar.locator(".mlops-RunDetail")
-    expect(detail.locator("h3")).to_have_text("live-training")
+    expect(detail.locator("h3")).to_have_text(name)
+    assert page.evaluate("window.__xss") is None
+    assert detail.locator("h3 img").count() == 0
     loss = detail.locator('figure[data-metric="loss"]')
     expect(loss.locator(".mlops-metric-range")).to_contain_text("steps 0–0")
     log_batch(project, live.run_id, metrics=[("loss", 0.5, 1), ("loss", 0.25, 2)])
@@ -152,13 +174,13 @@ def test_runs_list_details_live_refresh_and_notebook(page, lab, project):
     assert copy.name.startswith(f"tuned-{lab.seeded.runs['tuned'][:8]}")
     shot(page, "03-executed-notebook")
 
-    palette(page, "MLOps: Refresh")
-    expect(detail.locator("h3")).to_have_text("tuned")
     assert not page.errors
 
 
 def test_promote_through_the_dialog_and_diff_datasets(page, lab):
     from playwright.sync_api import expect
+
+    import mlops_nb as mlops
 
     page.locator(SIDEBAR_TAB).click()
     sidebar = page.locator("#mlops-sidebar")
@@ -194,6 +216,13 @@ def test_promote_through_the_dialog_and_diff_datasets(page, lab):
     expect(v2.locator('.mlops-alias[data-alias="production"]')).to_be_visible()
     expect(sidebar.locator(".mlops-audit li").first).to_contain_text("promote")
     shot(page, "06-promoted")
+
+    # A version registered elsewhere shows up on "MLOps: Refresh".
+    model = lab.root / "model-v3.json"
+    model.write_text('{"weights": [3]}')
+    mlops.register_model(str(model), "churn", metrics={"auc": 0.91})
+    palette(page, "MLOps: Refresh")
+    expect(versions).to_have_count(3)
 
     # Data: versions, schema, profile and the diff of two versions.
     sidebar.locator('.mlops-tab[data-tab="data"]').click()

@@ -165,7 +165,7 @@ CHILD = textwrap.dedent("""
 def test_kill_9_during_a_large_snapshot_leaves_no_broken_version(project, tmp_path):
     source = tmp_path / "big.bin"
     with open(source, "wb") as handle:
-        for _ in range(32):
+        for _ in range(16):  # 128 MiB: 16 chunks
             handle.write(os.urandom(8 * 1024 * 1024))
     blob_root = project.blobs.root
     child = subprocess.Popen(
@@ -221,9 +221,16 @@ WRITER = textwrap.dedent("""
 
 
 def test_concurrent_writers_get_distinct_versions(any_project):
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(n)], cwd=any_project.root,
-                                env={**os.environ}, stderr=subprocess.PIPE, text=True)
-               for n in range(4)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(n)],
+            cwd=any_project.root,
+            env={**os.environ},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
     for writer in writers:
         assert writer.wait(timeout=120) == 0, writer.stderr.read()
     listed = mlops.datasets("shared")

@@ -11,7 +11,7 @@ from mlops_nb.data import chunks
 from mlops_nb.errors import IntegrityError
 
 
-def test_frames_files_and_folders_round_trip_through_s3(s3_project, s3_server, tmp_path):
+def test_frames_files_and_folders_round_trip_through_s3(s3_project, s3_server, tmp_path):  # noqa: F811
     df = pd.DataFrame({"a": range(1000), "c": pd.Categorical(["x", "y"] * 500)})
     version = mlops.snapshot(df, "train")
     assert mlops.snapshot(df, "train").version == 1

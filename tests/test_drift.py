@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial import distance
 
@@ -356,3 +358,34 @@ def test_report_escapes_column_names(project):
         pd.DataFrame({name: [1.0, 2.0] * 50}), pd.DataFrame({name: [3.0] * 100})
     )
     assert "<b>&x" not in report.to_html() and "&lt;b&gt;&amp;x" in report.to_html()
+
+
+# --- never a crash ------------------------------------------------------------------------
+
+NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32), st.none())
+LABELS = st.one_of(st.sampled_from(["a", "b", "", "ü", "1"]), st.none())
+
+
+@st.composite
+def batches(draw):  # type: ignore[no-untyped-def]
+    rows = draw(st.integers(1, 40))
+    return pd.DataFrame(
+        {
+            "n": draw(st.lists(NUMBERS, min_size=rows, max_size=rows)),
+            "c": draw(st.lists(LABELS, min_size=rows, max_size=rows)),
+            "m": draw(st.lists(st.one_of(NUMBERS, LABELS), min_size=rows, max_size=rows)),
+        }
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(reference=batches(), current=batches(), method=st.sampled_from(["auto", "psi", "chisquare"]))
+def test_any_mix_of_values_gives_a_report(project, reference, current, method):
+    chosen = {"c": method} if method == "chisquare" else method
+    report = mlops.detect_drift(reference, current, method=chosen)
+    assert [r.column for r in report.results] == ["n", "c", "m"]
+    assert 0 <= report.drift_share <= 1
+    json.dumps(report.to_dict(), allow_nan=False)
+    report.to_html()

@@ -58,7 +58,7 @@ def test_server_restart_mid_run_loses_no_points(pg_project, cluster):
     try:
         for i in range(1000, 2000):  # never waits on the server
             mlops.log_metric("loss", i, step=i)
-        with pytest.raises(StoreError, match="cannot reach store .*server is running"):
+        with pytest.raises(StoreError, match=r"cannot reach store .*server is running"):
             mlops.log_param("lr", 0.1)
         with pytest.raises(StoreError, match="cannot reach store"):
             mlops.runs()
@@ -73,9 +73,7 @@ def test_server_restart_mid_run_loses_no_points(pg_project, cluster):
     assert run.metric_history("loss")["step"].tolist() == list(range(2000))
 
 
-def test_ending_a_run_while_the_server_is_down_fails_clearly_and_keeps_points(
-    pg_project, cluster
-):
+def test_ending_a_run_while_the_server_is_down_fails_clearly_and_keeps_points(pg_project, cluster):
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(
             """

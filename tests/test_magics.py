@@ -63,6 +63,7 @@ CELLS = [
     ("%mlops data train", None, "train"),
     ("%mlops runs --experiment default --limit 5", None, "magics"),
     ("%mlops status", None, "magics"),
+    ("%mlops save", None, "saved magics.ipynb and"),
     ("%mlops stop --status failed", None, "failed run 'magics'"),
     ("%mlops stop", "UsageError", "no active run"),
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -45,7 +47,7 @@ def register_champion(train: pd.DataFrame, test: pd.DataFrame) -> float:
 # --- the Python API -------------------------------------------------------------------------
 
 
-def test_healthy_check_is_stored_as_a_monitor_run(project):
+def test_healthy_check_is_stored_as_a_monitor_run(any_project):
     train = batch(600, seed=1)
     register_champion(train, batch(300, seed=2))
     result = mlops.monitor(
@@ -125,6 +127,8 @@ def test_bad_monitor_inputs(project):
     train = batch(100, seed=12)
     with pytest.raises(UsageError, match="current batch is empty"):
         mlops.monitor(reference=train, current=train.iloc[:0])
+    with pytest.raises(UsageError, match="nothing to check"):
+        mlops.monitor(model=fitted(train), current=train)
     with pytest.raises(UsageError, match="label column 'label' is not in the batch"):
         mlops.monitor(model=fitted(train), current=train, labels="label")
     with pytest.raises(UsageError, match="lacks feature column"):
@@ -160,7 +164,7 @@ def test_cli_exit_codes_and_json(project):
         (["-r", "ref.csv", "-c", "empty.csv"], "current batch is empty"),
         (["-r", "ref.csv", "-c", "missing.csv"], "no file 'missing.csv'"),
         (["-r", "ref.csv"], "Missing option '--current'"),
-        (["-c", "same.csv"], "pass --reference"),
+        (["-c", "same.csv"], "nothing to check: give a reference"),
         (["-r", "ref.csv", "-c", "same.csv", "-m", "ghost@production"], "ghost"),
     ]:
         bad = mlops_cli("monitor", *args)
@@ -226,3 +230,40 @@ def test_label_flip_triggers_retraining_and_promotion_end_to_end(project):
     )  # fmt: skip
     assert again.model == "churn@2" and again.metrics["accuracy"] > 0.9
     assert again.degraded == []
+
+
+def test_monitor_is_callable_whatever_was_imported_first(project):
+    code = (
+        "import mlops_nb as mlops, mlops_nb.monitor.methods, pandas as pd\n"
+        "frame = pd.DataFrame({'x': [1.0, 2.0, 3.0] * 20})\n"
+        "mlops.detect_drift(frame, frame)\n"
+        "print(mlops.monitor(reference=frame, current=frame).healthy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stderr
+
+
+def test_a_failing_retraining_pipeline_is_recorded_not_raised(project):
+    write_config(project, "monitor:\n  triggers:\n    - {when: drift_share > 0, run: re.yaml}\n")
+    write_notebook(project.root / "boom.ipynb", None, "raise ValueError('no data')")
+    (project.root / "re.yaml").write_text("steps:\n  train:\n    notebook: boom.ipynb\n")
+    result = mlops.monitor(reference=batch(300, 30), current=batch(300, 31, shift=2))
+    fired = result.fired[0]
+    assert fired.started and fired.ok is False and not result.healthy
+    assert any(p.startswith("pipeline re.yaml failed") for p in result.problems)
+    run = mlops.get_run(result.run_id)
+    assert run.status == "finished" and run.tags["triggered_run_id"] == fired.run_id
+    assert mlops.get_run(fired.run_id).status == "failed"
+
+
+def test_multiclass_metrics_and_a_batch_with_one_class(project):
+    rng = np.random.default_rng(40)
+    data = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600)})
+    data["y"] = np.select([data.a < -0.5, data.a > 0.5], ["low", "high"], "mid")
+    model = LogisticRegression().fit(data[["a", "b"]], data.y)
+    result = mlops.monitor(model=model, current=data.iloc[:300], labels="y")
+    assert set(result.metrics) == {"accuracy", "precision", "recall", "f1", "auc"}
+    assert result.metrics["auc"] > 0.9 and result.drift is None
+    one_class = data[data.y == "high"]
+    result = mlops.monitor(model=model, current=one_class, labels="y")
+    assert "auc" not in result.metrics and result.metrics["accuracy"] > 0.8

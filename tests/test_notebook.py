@@ -94,7 +94,7 @@ def test_clean_top_to_bottom_run_is_recorded_and_reproducible(project):
     assert errors(notebook) == []
     run = only_run()
     assert (run.name, run.experiment, run.status) == ("trainer", "churn", "finished")
-    assert run.notebook_path == str(path)
+    assert run.notebook_path == "train.ipynb"  # relative to the project root, as runners record
     assert run.tags["team"] == "risk"
     assert run.params == {"lr": 0.1, "epochs": 4, "model": "rf"}
     assert run.metrics == {"loss": 0.25, "acc": 0.91, "auc": 0.88}
@@ -215,6 +215,7 @@ def test_cell_magic_runs_the_cell_as_a_child_run(project):
     assert children["fold-1"].metrics == {"score": 0.75, "n": 10.0}
     assert children["fold-1"].status == "finished"
     assert children["fold-1"].kind == "cell"
+    assert children["fold-1"].reproducible is True  # the notebook's verdict when it ran
     assert children["fold-2"].status == "failed"
     name, traceback = errors(notebook)[-1]
     assert name == "ValueError" and traceback[-1].endswith("(run 'fold-2' marked failed)")
@@ -229,7 +230,7 @@ def test_headless_kernel_records_into_the_runner_s_run(project):
         "%mlops stop",
     ]
     path = write_notebook(project.root, sources)
-    run = create_run(project, "step", kind="notebook", notebook_path=str(path))
+    run = create_run(project, "step", kind="notebook", notebook_path="train.ipynb")
     notebook = run_cells(path, env={"MLOPS_RUN_ID": run.run_id, "JPY_SESSION_NAME": ""})
     assert errors(notebook) == []
     assert "belongs to the runner" in notebook.cells[3].outputs[-1]["text"]

@@ -41,8 +41,17 @@ def notebook(project):
 
 def test_parameters_cell_is_parsed_with_types_defaults_and_help(notebook):
     params = notebook.parameters.parameters
-    assert list(params) == ["lr", "depth", "name", "layers", "options", "seed", "flag", "twice",
-                            "api_token"]
+    assert list(params) == [
+        "lr",
+        "depth",
+        "name",
+        "layers",
+        "options",
+        "seed",
+        "flag",
+        "twice",
+        "api_token",
+    ]
     assert params["lr"].type == "float" and params["lr"].help == "learning rate"
     assert params["depth"].type == "int" and params["depth"].default == 3
     assert params["layers"].type == "list" and params["layers"].default == [64, 32]
@@ -54,15 +63,26 @@ def test_parameters_cell_is_parsed_with_types_defaults_and_help(notebook):
 
 
 def test_multiline_and_type_comment_parameters():
-    params = parse_parameters('grid = [\n  1,\n  2,\n]\nalpha = 1  # type: float scale\n')
+    params = parse_parameters("grid = [\n  1,\n  2,\n]\nalpha = 1  # type: float scale\n")
     assert params["grid"].default == [1, 2]
     assert params["alpha"].type == "float" and params["alpha"].help == "scale"
 
 
-@pytest.mark.parametrize("text, value", [
-    ("True", True), ("False", False), ("None", None), ("12", 12), ("0123", 123),
-    ("1e3", 1000.0), ("nan", "nan-check"), ("0.5", 0.5), ("rf", "rf"), ("true", "true"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("True", True),
+        ("False", False),
+        ("None", None),
+        ("12", 12),
+        ("0123", 123),
+        ("1e3", 1000.0),
+        ("nan", "nan-check"),
+        ("0.5", 0.5),
+        ("rf", "rf"),
+        ("true", "true"),
+    ],
+)
 def test_command_line_values_are_typed_like_papermill(text, value):
     got = value_from_text(text)
     if value == "nan-check":
@@ -74,25 +94,35 @@ def test_command_line_values_are_typed_like_papermill(text, value):
 def test_values_are_converted_to_the_declared_type(notebook):
     cell = notebook.parameters
     got = check_parameters(
-        cell, {"lr": 1, "depth": 5, "name": 123, "layers": "[8, 4]", "seed": None, "flag": "false"},
+        cell,
+        {"lr": 1, "depth": 5, "name": 123, "layers": "[8, 4]", "seed": None, "flag": "false"},
         "nb.ipynb",
         texts={"name": "123", "layers": "[8, 4]", "flag": "false"},
     )
-    assert got == {"lr": 1.0, "depth": 5, "name": "123", "layers": [8, 4], "seed": None,
-                   "flag": False}
+    assert got == {
+        "lr": 1.0,
+        "depth": 5,
+        "name": "123",
+        "layers": [8, 4],
+        "seed": None,
+        "flag": False,
+    }
     assert type(got["lr"]) is float
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"lr": "fast"}, "lr expects float"),
-    ({"depth": 2.5}, "depth expects int"),
-    ({"depth": True}, "depth expects int"),
-    ({"layers": 3}, "layers expects list"),
-    ({"lrr": 0.2}, "has no parameter 'lrr'"),
-    ({"api_token": "x"}, "is secret: set the environment variable API_TOKEN"),
-    ({"x = 1; import os": 1}, "has no parameter"),
-    ({"options": {1: 2}}, "dict keys must be text"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"lr": "fast"}, "lr expects float"),
+        ({"depth": 2.5}, "depth expects int"),
+        ({"depth": True}, "depth expects int"),
+        ({"layers": 3}, "layers expects list"),
+        ({"lrr": 0.2}, "has no parameter 'lrr'"),
+        ({"api_token": "x"}, "is secret: set the environment variable API_TOKEN"),
+        ({"x = 1; import os": 1}, "has no parameter"),
+        ({"options": {1: 2}}, "dict keys must be text"),
+    ],
+)
 def test_bad_values_are_clear_errors_before_any_kernel(notebook, values, message):
     with pytest.raises(UsageError, match=message):
         check_parameters(notebook.parameters, values, "nb.ipynb")
@@ -132,9 +162,16 @@ def test_source_digest_ignores_outputs_metadata_and_injected_cells(project):
     content["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "1"}]
     content["cells"][1]["execution_count"] = 7
     content["metadata"]["papermill"] = {"duration": 1.0}
-    content["cells"].insert(1, {"cell_type": "code", "source": "x = 2", "outputs": [],
-                                "metadata": {"tags": ["injected-parameters"]},
-                                "execution_count": None})
+    content["cells"].insert(
+        1,
+        {
+            "cell_type": "code",
+            "source": "x = 2",
+            "outputs": [],
+            "metadata": {"tags": ["injected-parameters"]},
+            "execution_count": None,
+        },
+    )
     path.write_text(json.dumps(content))
     assert load_notebook(path).digest == before
     content["cells"][-1]["source"] = "print(x + 1)"
@@ -165,8 +202,7 @@ def test_help_params_lists_the_parameters(project):
     result = mlops("run", "nb.ipynb", "--help-params", "--json")
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
-    assert rows["lr"] == {"name": "lr", "type": "float", "default": "0.1",
-                          "help": "learning rate"}
+    assert rows["lr"] == {"name": "lr", "type": "float", "default": "0.1", "help": "learning rate"}
     assert rows["api_token"]["default"] == "env API_TOKEN"
     assert rows["seed"]["type"] == "int | None"
 

@@ -34,7 +34,9 @@ def error_of(path) -> str:
 
 
 def test_valid_pipeline_orders_steps_and_infers_dependencies(folder):
-    path = write(folder, """\
+    path = write(
+        folder,
+        """\
         name: churn
         vars: {lr: 0.2}
         steps:
@@ -48,7 +50,8 @@ def test_valid_pipeline_orders_steps_and_infers_dependencies(folder):
             notebook: prep.ipynb
             inputs: [raw.csv]
             outputs: [clean.csv]
-        """)
+        """,
+    )
     spec = load_pipeline(path)
     assert spec.name == "churn"
     assert spec.order == ["prep", "train", "report"]
@@ -57,7 +60,9 @@ def test_valid_pipeline_orders_steps_and_infers_dependencies(folder):
 
 
 def test_a_cycle_is_reported_with_its_line(folder):
-    path = write(folder, """\
+    path = write(
+        folder,
+        """\
         steps:
           a:
             notebook: prep.ipynb
@@ -68,7 +73,8 @@ def test_a_cycle_is_reported_with_its_line(folder):
           c:
             notebook: report.ipynb
             needs: [b]
-        """)
+        """,
+    )
     message = error_of(path)
     assert "steps form a cycle" in message
     for link in ("a needs c", "c needs b", "b needs a"):
@@ -76,36 +82,57 @@ def test_a_cycle_is_reported_with_its_line(folder):
     assert "line " in message
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("  a:\n    notebook: prep.ipynb\n    needs: [prepp]\n",
-     "line 4: step 'a' needs 'prepp', which is not a step"),
-    ("  a:\n    notebook: missing.ipynb\n", "line 3: step 'a': notebook"),
-    ("  a:\n    notebok: prep.ipynb\n", "line 2: step 'a' needs a notebook"),
-    ("  a:\n    notebook: prep.ipynb\n    parameter: {rows: 2}\n",
-     "line 4: unknown step key 'parameter' (did you mean 'parameters'?)"),
-    ("  a:\n    notebook: prep.ipynb\n    parameters: {rows: many}\n",
-     "line 4: prep.ipynb: parameter rows expects int"),
-    ("  a:\n    notebook: prep.ipynb\n    parameters: {rowz: 2}\n",
-     "line 4: prep.ipynb has no parameter 'rowz'"),
-    ("  a:\n    notebook: prep.ipynb\n    parameters: {rows: '${vars.n}'}\n",
-     "line 4: parameter rows: ${vars.n}: no var 'n'"),
-    ("  a:\n    notebook: prep.ipynb\n  b:\n    notebook: train.ipynb\n"
-     "    parameters: {data: '${steps.a.outputs.x.csv}'}\n",
-     "line 6: parameter data: ${steps.a.outputs.x.csv}: step 'a' declares no output 'x.csv'"),
-    ("  a:\n    notebook: prep.ipynb\n    gate: metrics.auc >=\n", "line 4: gate"),
-    ("  a:\n    notebook: prep.ipynb\n    inputs: [nothere.csv]\n",
-     "line 4: input 'nothere.csv' does not exist"),
-    ("  a:\n    notebook: prep.ipynb\n    timeout: -1\n", "line 4: timeout must be a positive"),
-    ("  a:\n    notebook: prep.ipynb\n  a:\n    notebook: train.ipynb\n",
-     "line 4: 'a' is given twice"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            "  a:\n    notebook: prep.ipynb\n    needs: [prepp]\n",
+            "line 4: step 'a' needs 'prepp', which is not a step",
+        ),
+        ("  a:\n    notebook: missing.ipynb\n", "line 3: step 'a': notebook"),
+        ("  a:\n    notebok: prep.ipynb\n", "line 2: step 'a' needs a notebook"),
+        (
+            "  a:\n    notebook: prep.ipynb\n    parameter: {rows: 2}\n",
+            "line 4: unknown step key 'parameter' (did you mean 'parameters'?)",
+        ),
+        (
+            "  a:\n    notebook: prep.ipynb\n    parameters: {rows: many}\n",
+            "line 4: prep.ipynb: parameter rows expects int",
+        ),
+        (
+            "  a:\n    notebook: prep.ipynb\n    parameters: {rowz: 2}\n",
+            "line 4: prep.ipynb has no parameter 'rowz'",
+        ),
+        (
+            "  a:\n    notebook: prep.ipynb\n    parameters: {rows: '${vars.n}'}\n",
+            "line 4: parameter rows: ${vars.n}: no var 'n'",
+        ),
+        (
+            "  a:\n    notebook: prep.ipynb\n  b:\n    notebook: train.ipynb\n"
+            "    parameters: {data: '${steps.a.outputs.x.csv}'}\n",
+            "line 6: parameter data: ${steps.a.outputs.x.csv}: step 'a' declares no output 'x.csv'",
+        ),
+        ("  a:\n    notebook: prep.ipynb\n    gate: metrics.auc >=\n", "line 4: gate"),
+        (
+            "  a:\n    notebook: prep.ipynb\n    inputs: [nothere.csv]\n",
+            "line 4: input 'nothere.csv' does not exist",
+        ),
+        ("  a:\n    notebook: prep.ipynb\n    timeout: -1\n", "line 4: timeout must be a positive"),
+        (
+            "  a:\n    notebook: prep.ipynb\n  a:\n    notebook: train.ipynb\n",
+            "line 4: 'a' is given twice",
+        ),
+    ],
+)
 def test_bad_steps_are_reported_with_their_line(folder, body, expected):
     message = error_of(write(folder, "steps:\n" + body))
     assert expected in message
 
 
 def test_every_problem_is_reported_in_one_go(folder):
-    path = write(folder, """\
+    path = write(
+        folder,
+        """\
         steps:
           a:
             notebook: prep.ipynb
@@ -113,7 +140,8 @@ def test_every_problem_is_reported_in_one_go(folder):
           b:
             notebook: train.ipynb
             parameters: {nope: 1}
-        """)
+        """,
+    )
     lines = error_of(path).splitlines()
     assert len(lines) == 2 and "line 4" in lines[0] and "line 7" in lines[1]
 
@@ -126,17 +154,20 @@ def test_invalid_yaml_and_unsafe_tags_name_the_line(folder):
 
 
 def test_selection_only_and_from(folder):
-    path = write(folder, """\
+    path = write(
+        folder,
+        """\
         steps:
           prep: prep.ipynb
           train: {notebook: train.ipynb, needs: [prep]}
           report: {notebook: report.ipynb, needs: [train]}
-        """)
+        """,
+    )
     needs = load_pipeline(path).needs()
     assert select(needs) == {"prep", "train", "report"}
     assert select(needs, only=["train"]) == {"train"}
     assert select(needs, from_="train") == {"train", "report"}
-    with pytest.raises(UsageError, match="'trian' is not a step of this pipeline .did you mean"):
+    with pytest.raises(UsageError, match=r"'trian' is not a step of this pipeline \(did you mean"):
         select(needs, only=["trian"])
 
 
@@ -145,3 +176,17 @@ def test_cli_reports_an_invalid_pipeline_with_exit_2(folder):
     result = mlops("pipeline", "run", "pipeline.yaml")
     assert result.returncode == 2
     assert "pipeline.yaml line 4: step 'a' cannot need itself" in result.stderr
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("    grid: {rows: [1, 2]}\n", "needs select:"),
+    ("    select: metrics.auc\n", "select: needs a grid:"),
+    ("    grid: {rows: [1, x]}\n    select: metrics.auc\n", "rows expects int"),
+    ("    grid: {rows: []}\n    select: metrics.auc\n", "non-empty list"),
+    ("    parameters: {rows: 1}\n    grid: {rows: [2]}\n    select: metrics.auc\n",
+     "rows is set both in parameters and in grid"),
+    ("    grid: {rows: [2]}\n    select: auc\n", "sort 'auc'"),
+])
+def test_bad_grids_are_reported(folder, body, expected):
+    message = error_of(write(folder, "steps:\n  a:\n    notebook: prep.ipynb\n" + body))
+    assert expected in message

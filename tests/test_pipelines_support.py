@@ -14,8 +14,9 @@ import psutil
 KERNELSPEC = {"name": "python3", "language": "python", "display_name": "Python 3"}
 
 
-def write_notebook(path: Path, parameters: str | None, *cells: str,
-                   kernel: str = "python3") -> Path:
+def write_notebook(
+    path: Path, parameters: str | None, *cells: str, kernel: str = "python3"
+) -> Path:
     """A notebook with an optional ``parameters`` cell followed by code cells."""
     nb = nbformat.v4.new_notebook()
     nb.metadata.kernelspec = {**KERNELSPEC, "name": kernel}
@@ -32,8 +33,13 @@ def write_notebook(path: Path, parameters: str | None, *cells: str,
 
 def mlops(*args: str, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
     """Run the ``mlops`` CLI in a subprocess (inherits the test's MLOPS_HOME and cwd)."""
-    return subprocess.run([sys.executable, "-m", "mlops_nb.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_nb.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def wait_for_file(path: Path, timeout: float = 120) -> str:
@@ -60,8 +66,11 @@ def gone(pid: int, timeout: float = 15) -> bool:
 
 
 def zombie_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process(os.getpid()).children(recursive=True)
-            if p.status() == psutil.STATUS_ZOMBIE]
+    return [
+        p
+        for p in psutil.Process(os.getpid()).children(recursive=True)
+        if p.status() == psutil.STATUS_ZOMBIE
+    ]
 
 
 PID_CELL = "import os, pathlib; pathlib.Path({path!r}).write_text(str(os.getpid()))"

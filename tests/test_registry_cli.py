@@ -15,8 +15,13 @@ def mlops_cli(*args: str, user: str | None = None) -> subprocess.CompletedProces
     env = {**os.environ, "COLUMNS": "200"}
     if user:
         env["MLOPS_USER"] = user
-    return subprocess.run([sys.executable, "-m", "mlops_nb.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mlops_nb.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def as_json(*args: str, user: str | None = None):
@@ -33,12 +38,14 @@ def test_ls_show_and_history(project):
     register(seed=1, auc=0.95)
     listed = as_json("models", "ls", "churn")
     assert [(m["name"], m["version"], m["metrics.auc"]) for m in listed] == [
-        ("churn", 1, 0.9), ("churn", 2, 0.95)
+        ("churn", 1, 0.9),
+        ("churn", 2, 0.95),
     ]
     table = mlops_cli("models", "ls")
     assert table.returncode == 0 and "churn" in table.stdout and "metrics.auc" in table.stdout
-    promoted = mlops_cli("models", "promote", "churn", "2", "--to", "production", "--reason",
-                         "better")
+    promoted = mlops_cli(
+        "models", "promote", "churn", "2", "--to", "production", "--reason", "better"
+    )
     assert promoted.returncode == 0, promoted.stderr
     assert "churn@2 is now production" in promoted.stdout
     card = mlops_cli("models", "show", "churn@production")
@@ -46,12 +53,15 @@ def test_ls_show_and_history(project):
     assert "better" in card.stdout
     markdown = mlops_cli("models", "show", "churn@2", "--format", "markdown").stdout
     assert markdown.startswith("# Model card: churn@2")
-    assert "<h2>Model card: churn@1</h2>" in mlops_cli("models", "show", "churn@1", "-f",
-                                                       "html").stdout
+    assert (
+        "<h2>Model card: churn@1</h2>"
+        in mlops_cli("models", "show", "churn@1", "-f", "html").stdout
+    )
     assert as_json("models", "show", "churn")["aliases"] == ["production"]
     history = as_json("models", "history", "churn")
     assert [(h["action"], h["version"], h["alias"], h["note"]) for h in history] == [
-        ("register", 1, None, None), ("register", 2, None, None),
+        ("register", 1, None, None),
+        ("register", 2, None, None),
         ("promote", 2, "production", "better"),
     ]
 
@@ -68,8 +78,9 @@ def test_promote_exit_codes(project):
     assert json.loads(as_data.stdout)["checks"][0]["observed"] == "auc=0.5"
     no_reason = mlops_cli("models", "promote", "churn", "1", "--to", "production", "--force")
     assert no_reason.returncode == 2 and "needs a reason" in no_reason.stderr
-    forced = mlops_cli("models", "promote", "churn", "1", "--to", "production", "--force",
-                       "--reason", "incident 7")
+    forced = mlops_cli(
+        "models", "promote", "churn", "1", "--to", "production", "--force", "--reason", "incident 7"
+    )
     assert forced.returncode == 0 and "forced past 1 failed checks" in forced.stdout
     for args in (["churn", "9"], ["nope", "1"]):
         missing = mlops_cli("models", "promote", *args, "--to", "production")
@@ -84,10 +95,21 @@ def test_promote_exit_codes(project):
 def test_approve_with_two_users(project):
     set_config(project, "promotion: {production: {approvals: 1}}")
     register()
-    assert mlops_cli("models", "promote", "churn", "1", "--to", "production",
-                     user="alice").returncode == 1
-    approval = as_json("models", "approve", "churn", "1", "--to", "production", "--comment",
-                       "checked the card", user="bob")
+    assert (
+        mlops_cli("models", "promote", "churn", "1", "--to", "production", user="alice").returncode
+        == 1
+    )
+    approval = as_json(
+        "models",
+        "approve",
+        "churn",
+        "1",
+        "--to",
+        "production",
+        "--comment",
+        "checked the card",
+        user="bob",
+    )
     assert (approval["approver"], approval["comment"]) == ("bob", "checked the card")
     done = mlops_cli("models", "promote", "churn", "1", "--to", "production", user="alice")
     assert done.returncode == 0 and "1 (bob)" in done.stdout

@@ -40,9 +40,13 @@ def race(project, alias: str, *version_lists: list[int]) -> list[dict]:
     script = project.root / "worker.py"
     script.write_text(WORKER)
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(go), alias, *map(str, versions)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ})
+        subprocess.Popen(
+            [sys.executable, str(script), str(go), alias, *map(str, versions)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ},
+        )
         for versions in version_lists
     ]
     deadline = time.monotonic() + 120
@@ -59,11 +63,14 @@ def race(project, alias: str, *version_lists: list[int]) -> list[dict]:
 
 
 def test_two_processes_promoting_at_once_exactly_one_wins(any_project):
-    set_config(any_project, """
+    set_config(
+        any_project,
+        """
         promotion:
           production:
             require: ["beats: production on auc by >= 0.01"]
-    """)
+    """,
+    )
     register(auc=0.9)
     register(seed=1, auc=0.9)
     results = race(any_project, "production", [1], [2])
@@ -99,7 +106,8 @@ def test_concurrent_promotions_without_gates_are_serialised(any_project):
 
 def test_concurrent_registrations_get_distinct_versions(any_project):
     script = any_project.root / "register.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys
         from pathlib import Path
         import mlops_nb as mlops
@@ -107,10 +115,14 @@ def test_concurrent_registrations_get_distinct_versions(any_project):
             path = Path(sys.argv[1]) / f"weights-{sys.argv[2]}-{i}.bin"
             path.write_bytes(f"{sys.argv[2]}-{i}".encode())
             mlops.register_model(path, "shared")
-    """))
+    """)
+    )
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(any_project.root), str(n)],
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(any_project.root), str(n)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for n in range(3)
     ]
     for proc in procs:

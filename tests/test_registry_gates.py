@@ -53,12 +53,15 @@ def test_moving_an_alias_replaces_the_holder_and_rerunning_changes_nothing(any_p
 
 
 def test_metric_threshold_gate_passes_and_fails(any_project):
-    set_config(any_project, """
+    set_config(
+        any_project,
+        """
         promotion:
           production:
             require:
               - metrics.auc >= 0.85 and metrics.f1 > 0.5
-    """)
+    """,
+    )
     register(auc=0.8, f1=0.7)
     register(seed=1, auc=0.9, f1=0.7)
     result = rejected("churn", 1, to="production", reason="hope")
@@ -83,11 +86,14 @@ def test_rejection_is_a_gate_failure_with_exit_code_1(project):
 
 
 def test_a_gate_on_a_missing_metric_fails_that_check_clearly(project):
-    set_config(project, """
+    set_config(
+        project,
+        """
         promotion:
           production:
             require: [metrics.auc >= 0.8, metrics.f1 >= 0.5]
-    """)
+    """,
+    )
     register(f1=0.9, recall=0.4)
     result = rejected("churn", 1)
     missing = check(result, "metrics.auc")
@@ -97,12 +103,15 @@ def test_a_gate_on_a_missing_metric_fails_that_check_clearly(project):
 
 
 def test_beats_the_champion(any_project):
-    set_config(any_project, """
+    set_config(
+        any_project,
+        """
         promotion:
           production:
             require:
               - beats: production on auc by >= 0.01
-    """)
+    """,
+    )
     register(auc=0.80)
     register(seed=1, auc=0.805)
     register(seed=2, auc=0.83)
@@ -116,13 +125,16 @@ def test_beats_the_champion(any_project):
 
 
 def test_beats_lower_is_better_relative_and_missing_metrics(project):
-    set_config(project, """
+    set_config(
+        project,
+        """
         promotion:
           production:
             require: ["beats: production on metrics.rmse by <= -10%"]
           champion:
             require: ["beats: production on mae"]
-    """)
+    """,
+    )
     register(rmse=10.0)
     register(seed=1, rmse=9.5)
     register(seed=2, rmse=8.0)
@@ -134,11 +146,14 @@ def test_beats_lower_is_better_relative_and_missing_metrics(project):
 
 
 def test_beats_using_the_same_evaluation_data(project):
-    set_config(project, """
+    set_config(
+        project,
+        """
         promotion:
           production:
             require: ["beats: production on auc using holdout"]
-    """)
+    """,
+    )
     holdout = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
     versions = []
     for seed, frame, auc in ((0, holdout, 0.8), (1, holdout, 0.9), (2, holdout.head(2), 0.95)):
@@ -172,8 +187,11 @@ def test_from_gate_requires_holding_the_source_alias(any_project):
 
 def _set_reproducible(project, run_id: str, value: bool | None, notes: str | None = None):
     with project.db.write() as conn:
-        conn.execute(sa.update(schema.runs).where(schema.runs.c.run_id == run_id)
-                     .values(reproducible=value, reproducibility_notes=notes))
+        conn.execute(
+            sa.update(schema.runs)
+            .where(schema.runs.c.run_id == run_id)
+            .values(reproducible=value, reproducibility_notes=notes)
+        )
 
 
 def test_reproducible_gate_reads_the_run(any_project):
@@ -325,8 +343,12 @@ def test_result_renders_as_a_checklist(project):
     register(auc=0.7)
     result = mlops.promote("churn", 1)
     assert result.to_frame().to_dict("records") == [
-        {"rule": "metrics.auc > 0.5", "observed": "auc=0.7", "required": "metrics.auc > 0.5",
-         "ok": True}
+        {
+            "rule": "metrics.auc > 0.5",
+            "observed": "auc=0.7",
+            "required": "metrics.auc > 0.5",
+            "ok": True,
+        }
     ]
     assert "✅" in result._repr_html_()
     assert result.to_dict()["audit_seq"] == int(mlops.audit()["seq"].iloc[-1])

@@ -27,10 +27,14 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                receiver.requests.append({
-                    "method": self.command, "path": self.path,
-                    "headers": dict(self.headers), "body": self.rfile.read(length),
-                })
+                receiver.requests.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": self.rfile.read(length),
+                    }
+                )
                 status, headers = receiver.routes.get(self.path, (200, {}))
                 self.send_response(status)
                 for key, value in headers.items():
@@ -92,16 +96,22 @@ def test_command_hook_gets_the_event_on_stdin_and_in_the_environment(project, tm
     assert event["event"] == "promote" and event["action"] == "promote"
     assert (event["name"], event["version"], event["alias"]) == ("churn", 1, "production")
     assert event["reason"] == "ship it" and event["seq"] == result.seq and event["same"]
-    assert event["env"] == {"MLOPS_EVENT_NAME": "promote", "MLOPS_MODEL": "churn",
-                            "MLOPS_VERSION": "1", "MLOPS_ALIAS": "production"}
+    assert event["env"] == {
+        "MLOPS_EVENT_NAME": "promote",
+        "MLOPS_MODEL": "churn",
+        "MLOPS_VERSION": "1",
+        "MLOPS_ALIAS": "production",
+    }
     assert event["project"] == str(project.root)
     assert failures() == []
 
 
 def test_a_failing_command_is_recorded_not_dropped(project):
-    hooks_config(project, f"{{command: [{sys.executable!r}, -c, 'import sys; "
-                          f"sys.exit(\"deploy broke\")']}}",
-                 "{command: no-such-program-xyz --flag}")
+    hooks_config(
+        project,
+        f"{{command: [{sys.executable!r}, -c, 'import sys; sys.exit(\"deploy broke\")']}}",
+        "{command: no-such-program-xyz --flag}",
+    )
     register()
     result = mlops.promote("churn", 1, to="production")
     assert result.promoted  # the promotion stands; the hook failures are reported
@@ -110,16 +120,19 @@ def test_a_failing_command_is_recorded_not_dropped(project):
         (False, "command not found: no-such-program-xyz"),
     ]
     recorded = failures()
-    assert [r["error"] for r in recorded] == ["exit status 1: deploy broke",
-                                              "command not found: no-such-program-xyz"]
+    assert [r["error"] for r in recorded] == [
+        "exit status 1: deploy broke",
+        "command not found: no-such-program-xyz",
+    ]
     assert all(r["event"] == "promote" and r["event_seq"] == result.seq for r in recorded)
     assert mlops.verify_audit()
 
 
 def test_url_hook_posts_signed_json(project, receiver, monkeypatch):
     monkeypatch.setenv("HOOK_SECRET", "s3cret")
-    hooks_config(project, f"{{url: '{receiver.url('/deploy?token=abc')}', "
-                          "secret_env: HOOK_SECRET}")
+    hooks_config(
+        project, f"{{url: '{receiver.url('/deploy?token=abc')}', secret_env: HOOK_SECRET}}"
+    )
     register(auc=0.8)
     result = mlops.promote("churn", 1, to="production")
     assert [h.ok for h in result.hooks] == [True]
@@ -138,8 +151,12 @@ def test_url_errors_are_recorded(project, receiver):
     receiver.routes["/broken"] = (500, {})
     closed = Receiver()
     closed.close()
-    hooks_config(project, f"{{url: '{receiver.url('/broken')}'}}", f"{{url: '{closed.url('/')}'}}",
-                 "{url: 'http://127.0.0.1:9/x', secret_env: MISSING_SECRET_VAR}")
+    hooks_config(
+        project,
+        f"{{url: '{receiver.url('/broken')}'}}",
+        f"{{url: '{closed.url('/')}'}}",
+        "{url: 'http://127.0.0.1:9/x', secret_env: MISSING_SECRET_VAR}",
+    )
     register()
     result = mlops.promote("churn", 1, to="production")
     details = [h.detail for h in result.hooks]
@@ -154,13 +171,16 @@ def test_redirects_are_followed_on_the_same_host_only(project, receiver):
     try:
         receiver.routes["/same"] = (307, {"Location": "/final"})
         receiver.routes["/away"] = (302, {"Location": other.url("/stolen", host="localhost")})
-        hooks_config(project, f"{{url: '{receiver.url('/same')}'}}",
-                     f"{{url: '{receiver.url('/away')}'}}")
+        hooks_config(
+            project, f"{{url: '{receiver.url('/same')}'}}", f"{{url: '{receiver.url('/away')}'}}"
+        )
         register()
         result = mlops.promote("churn", 1, to="production")
         assert [h.ok for h in result.hooks] == [True, False]
         final = [r for r in receiver.requests if r["path"] == "/final"]
-        assert final and final[0]["method"] == "POST" and json.loads(final[0]["body"])["version"] == 1
+        assert (
+            final and final[0]["method"] == "POST" and json.loads(final[0]["body"])["version"] == 1
+        )
         assert other.requests == []
         assert "refused redirect (302)" in result.hooks[1].detail
         assert "same host" in failures()[0]["error"]
@@ -169,15 +189,18 @@ def test_redirects_are_followed_on_the_same_host_only(project, receiver):
 
 
 def test_reject_register_approve_and_demote_hooks(project, receiver):
-    set_config(project, f"""
+    set_config(
+        project,
+        f"""
         promotion:
           production: {{require: ['metrics.auc > 0.9']}}
         hooks:
-          on_reject: [{{url: '{receiver.url('/reject')}'}}]
-          on_register: [{{url: '{receiver.url('/register')}'}}]
-          on_approve: [{{url: '{receiver.url('/approve')}'}}]
-          on_demote: [{{url: '{receiver.url('/demote')}'}}]
-    """)
+          on_reject: [{{url: '{receiver.url("/reject")}'}}]
+          on_register: [{{url: '{receiver.url("/register")}'}}]
+          on_approve: [{{url: '{receiver.url("/approve")}'}}]
+          on_demote: [{{url: '{receiver.url("/demote")}'}}]
+    """,
+    )
     register(auc=0.5)
     mlops.approve("churn", 1, to="production")
     with pytest.raises(mlops.PromotionRejected):
@@ -186,8 +209,7 @@ def test_reject_register_approve_and_demote_hooks(project, receiver):
     from mlops_nb.registry.api import demote
 
     demote("churn", "production", "rollback")
-    assert [r["path"] for r in receiver.requests] == ["/register", "/approve", "/reject",
-                                                      "/demote"]
+    assert [r["path"] for r in receiver.requests] == ["/register", "/approve", "/reject", "/demote"]
     assert json.loads(receiver.requests[2]["body"])["checks"][0]["ok"] is False
 
 

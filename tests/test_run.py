@@ -11,7 +11,6 @@ from test_pipelines_support import (
     PID_CELL,
     gone,
     mlops,
-    wait_for_file,
     write_notebook,
     zombie_children,
 )
@@ -42,7 +41,8 @@ def test_run_notebook_is_a_tracked_run(project):
     artifacts = {a.path for a in run.artifacts}
     assert {"notebook.ipynb", "stdout.txt"} <= artifacts
     stdout = project.blobs.get_bytes(
-        next(a.digest for a in run.artifacts if a.path == "stdout.txt"))
+        next(a.digest for a in run.artifacts if a.path == "stdout.txt")
+    )
     assert stdout.decode() == "trained base nbs\n"  # the kernel starts in the notebook's folder
     executed = json.loads(output.read_text())
     injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"]["tags"]]
@@ -52,7 +52,9 @@ def test_run_notebook_is_a_tracked_run(project):
 
 
 def test_failing_cell_exits_1_with_index_source_and_traceback(project):
-    write_notebook(project.root / "bad.ipynb", "n = 1", "x = n + 1", "def f():\n    return 1 / 0\nf()")
+    write_notebook(
+        project.root / "bad.ipynb", "n = 1", "x = n + 1", "def f():\n    return 1 / 0\nf()"
+    )
     result = mlops("run", "bad.ipynb", "-p", "n", "2", "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -75,8 +77,13 @@ def test_failing_cell_exits_1_with_index_source_and_traceback(project):
 
 def test_hanging_cell_is_killed_by_timeout_and_kernel_cleaned_up(project):
     pid_file = project.root / "kernel.pid"
-    path = write_notebook(project.root / "hang.ipynb", None, PID_CELL.format(path=str(pid_file)),
-                          "import time\ntime.sleep(600)", "print('never')")
+    path = write_notebook(
+        project.root / "hang.ipynb",
+        None,
+        PID_CELL.format(path=str(pid_file)),
+        "import time\ntime.sleep(600)",
+        "print('never')",
+    )
     result = mlops_api.run_notebook(path, timeout=2)
     assert not result.ok and result.error.kind == "timeout"
     assert "cell 1 of hang.ipynb ran longer than the 2 s cell timeout" in result.error.message
@@ -88,9 +95,12 @@ def test_hanging_cell_is_killed_by_timeout_and_kernel_cleaned_up(project):
 def test_kernel_dying_mid_run_fails_the_run_without_zombies(project):
     pid_file = project.root / "kernel.pid"
     path = write_notebook(
-        project.root / "die.ipynb", None, PID_CELL.format(path=str(pid_file)),
+        project.root / "die.ipynb",
+        None,
+        PID_CELL.format(path=str(pid_file)),
         "import mlops_nb as mlops\nmlops.log_metric('before', 1.0)",
-        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "print('never')",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+        "print('never')",
     )
     result = mlops_api.run_notebook(path)
     assert not result.ok and result.error.kind == "kernel_died"
@@ -114,8 +124,11 @@ def test_missing_kernel_falls_back_with_a_warning(project):
 
 def test_secret_parameters_never_reach_the_stored_notebook(project, monkeypatch):
     monkeypatch.setenv("SERVICE_TOKEN", "tok-123456-secret")
-    path = write_notebook(project.root / "s.ipynb", "token = ''  # secret: SERVICE_TOKEN\nn = 1",
-                          "print('using', token, n)")
+    path = write_notebook(
+        project.root / "s.ipynb",
+        "token = ''  # secret: SERVICE_TOKEN\nn = 1",
+        "print('using', token, n)",
+    )
     result = mlops_api.run_notebook(path, {"n": 2})
     assert result.ok
     run = mlops_api.get_run(result.run_id)
@@ -127,10 +140,12 @@ def test_secret_parameters_never_reach_the_stored_notebook(project, monkeypatch)
 
 
 def test_run_notebook_inside_a_running_notebook(project):
-    inner = write_notebook(project.root / "inner.ipynb", "k = 1",
-                           "import mlops_nb as mlops\nmlops.log_metric('k', k)")
+    inner = write_notebook(
+        project.root / "inner.ipynb", "k = 1", "import mlops_nb as mlops\nmlops.log_metric('k', k)"
+    )
     outer = write_notebook(
-        project.root / "outer.ipynb", None,
+        project.root / "outer.ipynb",
+        None,
         "import asyncio, mlops_nb as mlops\n"
         "asyncio.get_event_loop().is_running()",  # papermill's classic failure case
         f"r = mlops.run_notebook({str(inner)!r}, {{'k': 7}})\n"
@@ -148,8 +163,9 @@ def test_run_notebook_inside_a_running_notebook(project):
 def test_cli_run_json_and_parameters_file(project):
     write_notebook(project.root / "train.ipynb", "lr = 0.1\nname = 'base'", *TRAIN)
     (project.root / "params.yaml").write_text("lr: 0.5\nname: from-file\n")
-    result = mlops("run", "train.ipynb", "-f", "params.yaml", "-r", "name", "007", "--json",
-                   "-e", "cli")
+    result = mlops(
+        "run", "train.ipynb", "-f", "params.yaml", "-r", "name", "007", "--json", "-e", "cli"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] and report["metrics"]["auc"] == 1.0

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 
-import sqlalchemy as sa
 from test_pipelines_support import mlops, write_notebook
 
 import mlops_nb as mlops_api
-from mlops_nb.store import schema
 
 
 def test_a_deterministic_run_reproduces(project):
-    write_notebook(project.root / "det.ipynb", "n = 10",
-                   "import mlops_nb as mlops\nmlops.log_metrics(total=sum(range(n)), half=n / 2)")
+    write_notebook(
+        project.root / "det.ipynb",
+        "n = 10",
+        "import mlops_nb as mlops\nmlops.log_metrics(total=sum(range(n)), half=n / 2)",
+    )
     run = json.loads(mlops("run", "det.ipynb", "-p", "n", "20", "--json").stdout)
     result = mlops("reproduce", run["run_id"][:8], "--json")
     assert result.returncode == 0, result.stderr
@@ -28,10 +28,13 @@ def test_a_deterministic_run_reproduces(project):
 
 def test_a_drifting_run_does_not_reproduce(project):
     (project.root / "state.txt").write_text("1.0")
-    write_notebook(project.root / "drift.ipynb", "scale = 1.0",
-                   "import mlops_nb as mlops\n"
-                   "mlops.log_metric('score', scale * float(open('state.txt').read()))\n"
-                   "mlops.log_metric('fixed', 3.0)")
+    write_notebook(
+        project.root / "drift.ipynb",
+        "scale = 1.0",
+        "import mlops_nb as mlops\n"
+        "mlops.log_metric('score', scale * float(open('state.txt').read()))\n"
+        "mlops.log_metric('fixed', 3.0)",
+    )
     original = mlops_api.run_notebook(project.root / "drift.ipynb", {"scale": 2.0})
     (project.root / "state.txt").write_text("1.0000001")
     assert mlops_api.reproduce(original.run_id, tolerance=1e-6).ok  # within tolerance
@@ -44,27 +47,29 @@ def test_a_drifting_run_does_not_reproduce(project):
     assert not result.ok
     row = result.differences.iloc[0]
     assert (row["kind"], row["name"], row["recorded"], row["reproduced"]) == (
-        "metric", "score", 2.0, 3.0)
+        "metric",
+        "score",
+        2.0,
+        3.0,
+    )
     assert mlops_api.get_run(original.run_id).tags["mlops.reproduced"] == "false"
 
 
 def test_dataset_refs_are_pinned_to_the_versions_the_run_read(project):
-    def add_version(version: int) -> int:
-        with project.db.write() as conn:
-            return conn.execute(sa.insert(schema.dataset_versions).values(
-                name="train", version=version, digest=f"{version:064d}", kind="dataframe",
-                blob_digest=f"{version:064d}", created_at=time.time(), created_by="test",
-            )).inserted_primary_key[0]
+    import pandas as pd
 
-    first = add_version(1)
-    write_notebook(project.root / "ref.ipynb", "data = 'train@latest'",
-                   "print(data)")
+    mlops_api.snapshot(pd.DataFrame({"a": [1.0, 2.0]}), "train")
+    write_notebook(
+        project.root / "ref.ipynb",
+        "data = 'train@latest'",
+        "import mlops_nb as mlops\n"
+        "mlops.log_metric('total', float(mlops.load_dataset(data)['a'].sum()))",
+    )
     original = mlops_api.run_notebook(project.root / "ref.ipynb")
-    with project.db.write() as conn:  # what loading the dataset records in the run
-        conn.execute(sa.insert(schema.dataset_lineage).values(
-            run_id=original.run_id, dataset_version_id=first, direction="input"))
-    add_version(2)
+    assert original.metrics == {"total": 3.0}
+    mlops_api.snapshot(pd.DataFrame({"a": [5.0, 5.0]}), "train")  # latest moves on
     result = mlops_api.reproduce(original.run_id)
+    assert result.ok, result.differences
     assert mlops_api.get_run(result.run_id).params["data"] == "train@1"
 
 

@@ -43,9 +43,16 @@ def test_frontend_declares_the_same_version():
 # --- authentication ---------------------------------------------------------------------
 
 GET_ROUTES = [
-    "version", "experiments", "runs", "runs/0123456789abcdef0123456789abcdef",
-    "runs/0123456789abcdef0123456789abcdef/artifacts/a.txt", "models", "models/churn",
-    "datasets", "datasets/train", "datasets/train/diff?a=1&b=2",
+    "version",
+    "experiments",
+    "runs",
+    "runs/0123456789abcdef0123456789abcdef",
+    "runs/0123456789abcdef0123456789abcdef/artifacts/a.txt",
+    "models",
+    "models/churn",
+    "datasets",
+    "datasets/train",
+    "datasets/train/diff?a=1&b=2",
 ]
 POST_ROUTES = ["models/churn/promote", "models/churn/approve"]
 
@@ -57,8 +64,9 @@ def test_every_get_route_refuses_a_request_without_token(api, project, path):
 
 @pytest.mark.parametrize("path", POST_ROUTES)
 def test_every_post_route_refuses_a_request_without_token(api, project, path):
-    response = api.fetch(path, method="POST", body="{}", auth=False,
-                         headers={"Content-Type": "application/json"})
+    response = api.fetch(
+        path, method="POST", body="{}", auth=False, headers={"Content-Type": "application/json"}
+    )
     assert response.code == 403
 
 
@@ -79,27 +87,45 @@ def test_cookie_session_post_needs_the_xsrf_token(api, jp_base_url, project):
     # The cookie alone authenticates a GET ...
     assert api.fetch("runs", auth=False, headers={"Cookie": jar}).code == 200
     # ... but a POST without the XSRF header is refused before our code runs.
-    refused = api.fetch("models/churn/promote", method="POST", body=body, auth=False,
-                        headers={"Cookie": jar, "Content-Type": "application/json"})
+    refused = api.fetch(
+        "models/churn/promote",
+        method="POST",
+        body=body,
+        auth=False,
+        headers={"Cookie": jar, "Content-Type": "application/json"},
+    )
     assert refused.code == 403
     assert b"_xsrf" in refused.body
     # With the header echoing the _xsrf cookie it passes XSRF (and reaches the handler).
-    passed = api.fetch("models/churn/promote", method="POST", body=body, auth=False,
-                       headers={"Cookie": jar, "Content-Type": "application/json",
-                                "X-XSRFToken": cookies["_xsrf"].value})
+    passed = api.fetch(
+        "models/churn/promote",
+        method="POST",
+        body=body,
+        auth=False,
+        headers={
+            "Cookie": jar,
+            "Content-Type": "application/json",
+            "X-XSRFToken": cookies["_xsrf"].value,
+        },
+    )
     assert passed.code == 404  # no model "churn" in this store: the handler answered
 
 
 def test_post_refuses_a_non_json_body(api, project):
-    response = api.post("models", "churn", "promote", body={"version": 1},
-                        content_type="text/plain")
+    response = api.post(
+        "models", "churn", "promote", body={"version": 1}, content_type="text/plain"
+    )
     assert response.code == 415
     assert "application/json" in error_body(response)["error"]
 
 
 def test_malformed_json_body_is_a_400(api, project):
-    response = api.fetch("models/churn/promote", method="POST", body="{not json",
-                         headers={"Content-Type": "application/json"})
+    response = api.fetch(
+        "models/churn/promote",
+        method="POST",
+        body="{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.code == 400
     assert error_body(response)["error"] == "the request body is not valid JSON"
 
@@ -215,11 +241,25 @@ def sentinel(project):
 
 
 TRAVERSALS = [
-    "../../SENTINEL", "..%2f..%2fSENTINEL", "%2e%2e/%2e%2e/SENTINEL", "%2e%2e%2f%2e%2e%2fSENTINEL",
-    "%252e%252e%252fSENTINEL", "..%5c..%5cSENTINEL", "..\\..\\SENTINEL", "....//....//SENTINEL",
-    "%2fetc%2fpasswd", "/SENTINEL", "C:%5cSENTINEL", "%5c%5chost%5cshare%5cx",
-    "a;/../../SENTINEL", "%ef%bc%8e%ef%bc%8e/SENTINEL", "importance.csv%00.png", "./importance.csv",
-    "importance.csv/", ".mlops/mlops.db", "%2e%2e/%2e%2e/proj/.mlops/mlops.db",
+    "../../SENTINEL",
+    "..%2f..%2fSENTINEL",
+    "%2e%2e/%2e%2e/SENTINEL",
+    "%2e%2e%2f%2e%2e%2fSENTINEL",
+    "%252e%252e%252fSENTINEL",
+    "..%5c..%5cSENTINEL",
+    "..\\..\\SENTINEL",
+    "....//....//SENTINEL",
+    "%2fetc%2fpasswd",
+    "/SENTINEL",
+    "C:%5cSENTINEL",
+    "%5c%5chost%5cshare%5cx",
+    "a;/../../SENTINEL",
+    "%ef%bc%8e%ef%bc%8e/SENTINEL",
+    "importance.csv%00.png",
+    "./importance.csv",
+    "importance.csv/",
+    ".mlops/mlops.db",
+    "%2e%2e/%2e%2e/proj/.mlops/mlops.db",
 ]
 
 
@@ -285,3 +325,10 @@ def test_openapi_documents_every_route():
     documented = {re.sub(r"\{\w+\}", "{}", path).strip("/") for path in spec["paths"]}
     for pattern, _handler in ROUTES:
         assert re.sub(r"\(\?P<\w+>[^)]*\)", "{}", pattern) in documented, pattern
+
+
+def test_unsupported_method_is_405_with_allow(api, project):
+    response = api.fetch("runs", method="DELETE")
+    assert response.code == 405
+    assert response.headers["Allow"] == "GET, OPTIONS"
+    assert error_body(response)["error"] == "Method Not Allowed"

@@ -23,10 +23,15 @@ def failure(response, code: int):
 
 def test_models_list_and_detail(api, seeded):
     listing = api.json("models")
-    assert listing["models"] == [{
-        "name": "churn", "latest_version": 2, "versions": 2, "aliases": {"staging": 1},
-        "updated_at": listing["models"][0]["updated_at"],
-    }]
+    assert listing["models"] == [
+        {
+            "name": "churn",
+            "latest_version": 2,
+            "versions": 2,
+            "aliases": {"staging": 1},
+            "updated_at": listing["models"][0]["updated_at"],
+        }
+    ]
     detail = api.json("models", "churn")
     assert detail["aliases"] == {"staging": 1}
     v1, v2 = detail["versions"]
@@ -38,12 +43,18 @@ def test_models_list_and_detail(api, seeded):
 
 
 def test_promote_passing_the_gate_moves_the_alias(api, seeded):
-    response = api.post("models", "churn", "promote", body={"version": 2, "to": "production", "reason": "auc 0.90"})
+    response = api.post(
+        "models", "churn", "promote", body={"version": 2, "to": "production", "reason": "auc 0.90"}
+    )
     body = response.json()
     assert response.code == 200 and body["promoted"] is True
     assert body["checks"] == [
-        {"rule": "metrics.auc >= 0.85", "observed": body["checks"][0]["observed"],
-         "required": body["checks"][0]["required"], "ok": True}
+        {
+            "rule": "metrics.auc >= 0.85",
+            "observed": body["checks"][0]["observed"],
+            "required": body["checks"][0]["required"],
+            "ok": True,
+        }
     ]
     detail = api.json("models", "churn")
     assert detail["aliases"] == {"staging": 1, "production": 2}
@@ -51,8 +62,12 @@ def test_promote_passing_the_gate_moves_the_alias(api, seeded):
 
 
 def test_promote_rejected_by_a_gate_is_409_with_the_checks(api, seeded):
-    body = failure(api.post("models", "churn", "promote",
-                            body={"version": 1, "to": "production", "reason": "try"}), 409)
+    body = failure(
+        api.post(
+            "models", "churn", "promote", body={"version": 1, "to": "production", "reason": "try"}
+        ),
+        409,
+    )
     assert "was not promoted" in body["error"]
     [check] = body["checks"]
     assert check["rule"] == "metrics.auc >= 0.85" and check["ok"] is False
@@ -62,29 +77,40 @@ def test_promote_rejected_by_a_gate_is_409_with_the_checks(api, seeded):
     assert detail["audit"][-1]["action"] == "reject"  # but the rejection is recorded
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ({"to": "production", "reason": "r"}, "version"),
-    ({"version": True, "to": "production", "reason": "r"}, "version"),
-    ({"version": 2, "reason": "r"}, "to is required"),
-    ({"version": 2, "to": "production"}, "reason is required"),
-    ({"version": 2, "to": "production", "reason": 5}, "reason must be a string"),
-    ({"version": 2, "to": "../prod", "reason": "r"}, "alias"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"to": "production", "reason": "r"}, "version"),
+        ({"version": True, "to": "production", "reason": "r"}, "version"),
+        ({"version": 2, "reason": "r"}, "to is required"),
+        ({"version": 2, "to": "production"}, "reason is required"),
+        ({"version": 2, "to": "production", "reason": 5}, "reason must be a string"),
+        ({"version": 2, "to": "../prod", "reason": "r"}, "alias"),
+    ],
+)
 def test_promote_validates_its_body(api, seeded, body, fragment):
     error = failure(api.post("models", "churn", "promote", body=body), 400)
     assert fragment in error["error"]
 
 
 def test_promote_unknown_model_or_version_is_404(api, seeded):
-    failure(api.post("models", "nope", "promote",
-                     body={"version": 1, "to": "staging", "reason": "r"}), 404)
-    failure(api.post("models", "churn", "promote",
-                     body={"version": 9, "to": "staging", "reason": "r"}), 404)
+    failure(
+        api.post("models", "nope", "promote", body={"version": 1, "to": "staging", "reason": "r"}),
+        404,
+    )
+    failure(
+        api.post("models", "churn", "promote", body={"version": 9, "to": "staging", "reason": "r"}),
+        404,
+    )
 
 
 def test_approve_is_recorded(api, seeded):
-    response = api.post("models", "churn", "approve",
-                        body={"version": 2, "to": "production", "comment": "looks good"})
+    response = api.post(
+        "models",
+        "churn",
+        "approve",
+        body={"version": 2, "to": "production", "comment": "looks good"},
+    )
     body = response.json()
     assert response.code == 201
     assert (body["version"], body["alias"], body["comment"]) == (2, "production", "looks good")
@@ -109,8 +135,11 @@ def test_datasets_list_and_detail(api, seeded):
     assert (train["rows"], train["columns"]) == (7, 4)
     detail = api.json("datasets", "train")
     v1, v2 = detail["versions"]
-    assert v1["schema"] == [{"name": "id", "dtype": "int64"}, {"name": "age", "dtype": "int64"},
-                            {"name": "plan", "dtype": "str"}]
+    assert v1["schema"] == [
+        {"name": "id", "dtype": "int64"},
+        {"name": "age", "dtype": "int64"},
+        {"name": "plan", "dtype": "str"},
+    ]
     age = next(c for c in v1["profile"] if c["column"] == "age")
     assert (age["min"], age["max"], age["nulls"]) == (27.0, 52.0, 0)
     plan = next(c for c in v1["profile"] if c["column"] == "plan")
@@ -121,16 +150,19 @@ def test_datasets_list_and_detail(api, seeded):
 def test_dataset_diff_with_and_without_key(api, seeded):
     plain = api.json("datasets", "train", "diff", a="1", b="2")
     assert (plain["a"], plain["b"]) == ("train@1", "train@2")
-    assert plain["schema_changes"] == [{"column": "score", "change": "added", "a": None,
-                                        "b": "float64"}]
+    assert plain["schema_changes"] == [
+        {"column": "score", "change": "added", "a": None, "b": "float64"}
+    ]
     assert (plain["rows_added"], plain["rows_removed"], plain["rows_changed"]) == (2, 1, None)
     keyed = api.json("datasets", "train", "diff", a="1", b="latest", key="id")
     assert (keyed["rows_added"], keyed["rows_removed"], keyed["rows_changed"]) == (1, 0, 1)
     assert keyed["changed_columns"] == {"age": 1}
 
 
-@pytest.mark.parametrize("params", [{"a": "1"}, {"a": "1", "b": "x"}, {"a": "1", "b": "-1"},
-                                    {"a": "1", "b": "2", "key": "nope"}])
+@pytest.mark.parametrize(
+    "params",
+    [{"a": "1"}, {"a": "1", "b": "x"}, {"a": "1", "b": "-1"}, {"a": "1", "b": "2", "key": "nope"}],
+)
 def test_dataset_diff_bad_input_is_a_json_400(api, seeded, params):
     failure(api.get("datasets", "train", "diff", **params), 400)
 

@@ -10,9 +10,11 @@ from test_pipelines_support import mlops, write_notebook
 import mlops_nb as mlops_api
 from mlops_nb.errors import UsageError
 
-SCORE = ("import mlops_nb as mlops, os\n"
-         "mlops.log_metric('score', lr * depth)\n"
-         "mlops.log_param('pid', os.getpid())")
+SCORE = (
+    "import mlops_nb as mlops, os\n"
+    "mlops.log_metric('score', lr * depth)\n"
+    "mlops.log_param('pid', os.getpid())"
+)
 
 
 @pytest.fixture
@@ -21,8 +23,21 @@ def notebook(project):
 
 
 def test_cli_sweep_runs_points_in_parallel_kernels_and_sorts(project, notebook):
-    result = mlops("sweep", "train.ipynb", "-p", "lr", "0.1,0.3", "-p", "depth", "2",
-                   "--jobs", "2", "--sort", "metrics.score", "--json")
+    result = mlops(
+        "sweep",
+        "train.ipynb",
+        "-p",
+        "lr",
+        "0.1,0.3",
+        "-p",
+        "depth",
+        "2",
+        "--jobs",
+        "2",
+        "--sort",
+        "metrics.score",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     points = report["points"]
@@ -38,8 +53,9 @@ def test_cli_sweep_runs_points_in_parallel_kernels_and_sorts(project, notebook):
     assert parent.tags["mlops.best_run"] == points[0]["run_id"]
 
     # One more value: only the new point runs, the others come from the cache.
-    again = mlops_api.sweep(notebook, {"lr": [0.1, 0.3, 0.5], "depth": [2]}, jobs=2,
-                            sort="metrics.score:asc")
+    again = mlops_api.sweep(
+        notebook, {"lr": [0.1, 0.3, 0.5], "depth": [2]}, jobs=2, sort="metrics.score:asc"
+    )
     assert again.ok
     summary = again.summary
     assert list(summary["point"]) == ["lr=0.1,depth=2", "lr=0.3,depth=2", "lr=0.5,depth=2"]
@@ -49,11 +65,16 @@ def test_cli_sweep_runs_points_in_parallel_kernels_and_sorts(project, notebook):
 
 def test_sweep_on_a_dask_local_cluster(project, notebook):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
-        result = mlops_api.sweep(notebook, {"lr": [0.5, 1.0], "depth": [3]},
-                                 executor=f"dask://{address}", sort="metrics.score")
+        result = mlops_api.sweep(
+            notebook,
+            {"lr": [0.5, 1.0], "depth": [3]},
+            executor=f"dask://{address}",
+            sort="metrics.score",
+        )
         worker_pids = {w.process.pid for w in cluster.workers.values()}
     assert result.ok, result.summary
     assert list(result.summary["metrics.score"]) == pytest.approx([3.0, 1.5])
@@ -65,21 +86,28 @@ def test_sweep_on_a_dask_local_cluster(project, notebook):
 
 
 def test_a_failing_point_fails_the_sweep(project):
-    write_notebook(project.root / "div.ipynb", "d = 1", "import mlops_nb as mlops\n"
-                   "mlops.log_metric('inv', 1 / d)")
+    write_notebook(
+        project.root / "div.ipynb",
+        "d = 1",
+        "import mlops_nb as mlops\nmlops.log_metric('inv', 1 / d)",
+    )
     result = mlops("sweep", "div.ipynb", "-p", "d", "0,2", "--jobs", "2")
     assert result.returncode == 1
     assert "1 of 2 points failed: d=0: cell 1 of div.ipynb raised ZeroDivisionError" in (
-        result.stderr)
+        result.stderr
+    )
 
 
-@pytest.mark.parametrize("grid, message", [
-    ({"lr": ["fast"]}, "lr expects float"),
-    ({"lrr": [0.1]}, "has no parameter 'lrr'"),
-    ({"lr": []}, "non-empty list"),
-    ({"lr": 0.1}, "non-empty list"),
-    ({}, "non-empty mapping"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({"lr": ["fast"]}, "lr expects float"),
+        ({"lrr": [0.1]}, "has no parameter 'lrr'"),
+        ({"lr": []}, "non-empty list"),
+        ({"lr": 0.1}, "non-empty list"),
+        ({}, "non-empty mapping"),
+    ],
+)
 def test_bad_grids_fail_before_anything_runs(project, notebook, grid, message):
     with pytest.raises(UsageError, match=message):
         mlops_api.sweep(notebook, grid)

@@ -4,6 +4,8 @@ Artifacts, dataset snapshots and registered models land in the bucket (nothing u
 ``.mlops/blobs``), come back intact, and are verified against their digest on every read.
 """
 
+# ruff: noqa: F811 - pytest fixtures imported from support.s3 are test parameters
+
 from __future__ import annotations
 
 import json
@@ -13,7 +15,7 @@ import sys
 
 import pandas as pd
 import pytest
-from support.s3 import s3_project, s3_server  # noqa: F401 - fixtures
+from support.s3 import s3_project, s3_server  # noqa: F401 - fixtures (F811 below: their parameters)
 
 import mlops_nb as mlops
 from mlops_nb.errors import IntegrityError, StoreError
@@ -53,9 +55,7 @@ def test_artifacts_land_in_the_bucket_and_are_verified_on_read(s3_project, s3_se
     assert not (tmp_path / "out.txt").exists()
 
 
-def test_dataset_snapshots_land_in_the_bucket_and_a_flipped_byte_is_refused(
-    s3_project, s3_server
-):
+def test_dataset_snapshots_land_in_the_bucket_and_a_flipped_byte_is_refused(s3_project, s3_server):
     frame = pd.DataFrame({"id": range(1000), "amount": [i * 0.5 for i in range(1000)]})
     version = mlops.snapshot(frame, "transactions")
     before = set(s3_server.objects(s3_project.bucket))
@@ -72,9 +72,7 @@ def test_dataset_snapshots_land_in_the_bucket_and_a_flipped_byte_is_refused(
         mlops.load_dataset("transactions@1")
 
 
-def test_registered_models_land_in_the_bucket_and_a_swapped_blob_is_refused(
-    s3_project, s3_server
-):
+def test_registered_models_land_in_the_bucket_and_a_swapped_blob_is_refused(s3_project, s3_server):
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])

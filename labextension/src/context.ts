@@ -15,8 +15,17 @@ export abstract class View extends Widget {
     this.addClass('mlops-View');
   }
 
+  private loads = 0;
+
   /** Reload from the server; errors are shown in the view, never thrown. */
   abstract refresh(): Promise<void>;
+
+  /** The reply of `load`, or null when a newer load started meanwhile (its reply wins). */
+  protected async latest<T>(load: Promise<T>): Promise<T | null> {
+    const ticket = ++this.loads;
+    const reply = await load;
+    return ticket === this.loads ? reply : null;
+  }
 
   protected onAfterShow(): void {
     void this.refresh();

@@ -34,10 +34,16 @@ export class DataView extends View {
   async refresh(): Promise<void> {
     try {
       if (this.selected) {
-        this.detail = await requestAPI<IDatasetDetail>(this.context.settings, ['datasets', this.selected]);
-        this.renderDetail(this.detail);
+        const detail = await this.latest(requestAPI<IDatasetDetail>(this.context.settings, ['datasets', this.selected]));
+        if (detail) {
+          this.detail = detail;
+          this.renderDetail(detail);
+        }
       } else {
-        this.renderList(await requestAPI<IDatasets>(this.context.settings, ['datasets']));
+        const list = await this.latest(requestAPI<IDatasets>(this.context.settings, ['datasets']));
+        if (list) {
+          this.renderList(list);
+        }
       }
     } catch (error) {
       fill(this.node, note((error as Error).message, 'error'));

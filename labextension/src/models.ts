@@ -101,11 +101,15 @@ export class ModelsView extends View {
   async refresh(): Promise<void> {
     try {
       if (this.selected) {
-        const detail = await requestAPI<IModelDetail>(this.context.settings, ['models', this.selected]);
-        this.renderDetail(detail);
+        const detail = await this.latest(requestAPI<IModelDetail>(this.context.settings, ['models', this.selected]));
+        if (detail) {
+          this.renderDetail(detail);
+        }
       } else {
-        const list = await requestAPI<IModels>(this.context.settings, ['models']);
-        this.renderList(list);
+        const list = await this.latest(requestAPI<IModels>(this.context.settings, ['models']));
+        if (list) {
+          this.renderList(list);
+        }
       }
     } catch (error) {
       fill(this.node, note((error as Error).message, 'error'));

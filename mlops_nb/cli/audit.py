@@ -43,18 +43,28 @@ def log(name: str | None, limit: int | None, as_json: bool) -> None:
         click.echo("the audit trail is empty")
         return
     rows = [
-        (
-            e.seq,
-            e.ts,
-            e.actor,
-            e.action,
-            e.subject,
-            json.dumps(e.details, ensure_ascii=False, sort_keys=True)[:120],
-            e.hash[:12],
-        )
+        (e.seq, e.ts, e.actor, e.action, e.subject, _summary(e.details), e.hash[:12])
         for e in trail.itertuples()
     ]
-    print_table(rows, ["seq", "time", "actor", "action", "subject", "details", "hash"])
+    print_table(rows, ["seq", "time", "actor", "action", "subject", "what", "hash"])
+    click.echo("full details: mlops audit log --json")
+
+
+def _summary(details: dict) -> str:
+    """The gist of an event's details in a few words."""
+    parts = []
+    if details.get("alias"):
+        previous = details.get("previous")
+        parts.append(details["alias"] + (f" (was v{previous})" if previous else ""))
+    checks = details.get("checks") or []
+    if checks:
+        parts.append(f"{sum(bool(c.get('ok')) for c in checks)}/{len(checks)} checks ok")
+    for key in ("flavor", "reason", "comment", "hook", "error"):
+        if details.get(key):
+            parts.append(f"{key}: {details[key]}")
+    if details.get("digest") and not details.get("alias"):
+        parts.append(f"digest {str(details['digest'])[:12]}")
+    return "; ".join(parts) or json.dumps(details, ensure_ascii=False, sort_keys=True)[:80]
 
 
 @audit.command()

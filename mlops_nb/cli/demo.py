@@ -55,8 +55,9 @@ def _train(folder: Path, jobs: int) -> None:
     result = run_pipeline(folder / "pipeline.yaml", jobs=jobs, progress=True)
     if not result.ok:
         failed = [s for s in result.steps if s.status == "failed"]
-        details = "\n".join(s.error.details() if s.error else f"{s.name}: {s.reason}"
-                            for s in failed)
+        details = "\n".join(
+            s.error.details() if s.error else f"{s.name}: {s.reason}" for s in failed
+        )
         _fail("the training pipeline", details, folder)
     demo_report.production_line()
 
@@ -75,12 +76,18 @@ def _monitor(folder: Path) -> None:
 
 @click.command()
 @click.option(
-    "--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DIR, show_default=True,
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DIR,
+    show_default=True,
     help="New (or empty) folder to create the example project in.",
 )
 @click.option(
-    "--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
     help="Notebooks executed at once (the training sweep).",
 )
 def demo(folder: Path, jobs: int) -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 MODEL = "cancer"
 SHOWN_METRICS = ("auc", "accuracy", "recall")
-SHOWN_PARAMS = ("model", "C", "max_depth")
+SHOWN_PARAMS = ("model", "balanced")
 POLL_SECONDS = 0.5
 SHOWN_KINDS = ("monitor", "pipeline", "step", "sweep")
 _production: list[str] = []  # production refs seen so far, oldest first
@@ -78,11 +78,14 @@ def _run_line(row: dict[str, Any], names: dict[str, str], week: int) -> str:
     if row["kind"] == "monitor":
         drifted = row.get("metrics.drifted_columns")
         state = "healthy" if row.get("metrics.healthy") == 1 else "UNHEALTHY"
-        return (f"  week {week}: drift share {_number(row.get('metrics.drift_share'))} "
-                f"({'-' if drifted != drifted else int(drifted)} columns drifted), accuracy "
-                f"{_number(row.get('metrics.accuracy'))}: {state}")
+        return (
+            f"  week {week}: drift share {_number(row.get('metrics.drift_share'))} "
+            f"({'-' if drifted != drifted else int(drifted)} columns drifted), accuracy "
+            f"{_number(row.get('metrics.accuracy'))}: {state}"
+        )
     where = f"{names[row['parent_id']]} > " if row.get("parent_id") in names else ""
-    return f"  {row['kind']:<8} {where}{row['name']}: {row['status']} in {duration(row['duration'])}"
+    took = duration(row["duration"])
+    return f"  {row['kind']:<8} {where}{row['name']}: {row['status']} in {took}"
 
 
 @contextlib.contextmanager
@@ -133,8 +136,10 @@ def _runs(store: Project) -> None:
     counts = frame.groupby("kind")["status"].value_counts().unstack(fill_value=0)
     parts = [f"{sum(row)} {kind}" for kind, row in counts.iterrows()]
     failed = int((frame["status"] == "failed").sum())
-    click.echo(f"  Runs: {len(frame)} ({', '.join(parts)}); "
-               f"{'none failed' if not failed else f'{failed} failed'}")
+    click.echo(
+        f"  Runs: {len(frame)} ({', '.join(parts)}); "
+        f"{'none failed' if not failed else f'{failed} failed'}"
+    )
 
 
 def _lineage(version: ModelVersion) -> None:
@@ -148,16 +153,20 @@ def _lineage(version: ModelVersion) -> None:
 
         params = get_run(run["run_id"]).params
         shown = ", ".join(f"{k}={params[k]}" for k in SHOWN_PARAMS if k in params)
-        click.echo(f"    trained by run {run['run_id'][:8]} of {run.get('notebook') or '-'} "
-                   f"({shown}) by {run.get('user')}; reproducible: {run.get('reproducible')}")
+        click.echo(
+            f"    trained by run {run['run_id'][:8]} of {run.get('notebook') or '-'} "
+            f"({shown}) by {run.get('user')}; reproducible: {run.get('reproducible')}"
+        )
     for dataset in card["lineage"]["datasets"]:
         click.echo(f"    read {dataset.get('ref')} ({dataset.get('digest', '')[:19]}...)")
     metrics = ", ".join(f"{k} {_number(version.metrics.get(k))}" for k in SHOWN_METRICS)
     click.echo(f"    metrics on the test patients: {metrics}")
     for event in card["promotions"]:
         verb = event.get("action")
-        click.echo(f"    {verb} to {event.get('alias')} by {event.get('actor')}: "
-                   f"{event.get('reason') or ''}".rstrip(": "))
+        click.echo(
+            f"    {verb} to {event.get('alias')} by {event.get('actor')}: "
+            f"{event.get('reason') or ''}".rstrip(": ")
+        )
 
 
 def _audit() -> None:
@@ -167,8 +176,10 @@ def _audit() -> None:
     actions = audit()["action"].value_counts()
     counts = ", ".join(f"{n} {action}" for action, n in actions.items())
     if verdict:
-        click.secho(f"  Audit trail: {verdict.events_checked} events ({counts}); hash chain "
-                    "verified", fg="green")
+        click.secho(
+            f"  Audit trail: {verdict.events_checked} events ({counts}); hash chain verified",
+            fg="green",
+        )
     else:
         click.secho(f"  Audit trail: NOT intact: {verdict.reason}", fg="red")
 
@@ -182,7 +193,11 @@ def summary(store: Project, folder: Path) -> None:
     click.echo()
     click.echo("  Open it in JupyterLab:")
     click.secho(f"    cd {folder} && jupyter lab", bold=True)
-    click.echo("    then the MLOps tab in the left sidebar: Runs (each with its executed "
-               "notebook), Models (cancer, its aliases and audit trail), Data (every snapshot)")
-    click.echo("  Or from this terminal, in that folder: mlops runs ls, "
-               f"mlops models show {MODEL}@production, mlops audit verify")
+    click.echo(
+        "    then the MLOps tab in the left sidebar: Runs (each with its executed "
+        "notebook), Models (cancer, its aliases and audit trail), Data (every snapshot)"
+    )
+    click.echo(
+        "  Or from this terminal, in that folder: mlops runs ls, "
+        f"mlops models show {MODEL}@production, mlops audit verify"
+    )

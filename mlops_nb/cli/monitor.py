@@ -85,11 +85,8 @@ def monitor(
     Triggers in mlops.yaml (monitor.triggers) start their pipeline when their condition
     holds. Exit codes: 0 healthy, 1 a threshold broke, 2 usage error.
     """
-    from ..errors import UsageError
     from ..monitor.api import monitor as run_check
 
-    if reference is None and model is None:
-        raise UsageError("pass --reference (for drift) and/or --model with --labels")
     result = run_check(
         model=model, reference=reference, current=current, labels=labels, trigger=not no_trigger
     )

@@ -131,11 +131,11 @@ def load_versions(
     ``version_column="batch"`` adds a column holding each row's version number. Categorical
     columns keep a categorical dtype (with the union of the batches' categories).
     """
-    import pandas as pd
-
     from .load import load_version
 
     check_name(name, "dataset name")
+    if since is not None and (isinstance(since, bool) or not isinstance(since, int)):
+        raise UsageError(f"since must be a version number, not {since!r}")
     project = _project()
     found = versions.list_versions(project, name, since=since)
     if not found:
@@ -149,10 +149,12 @@ def load_versions(
         if version_column is not None:
             frame[version_column] = version.version
         frames.append(frame)
-    return _concat(frames, pd)
+    return _concat(frames)
 
 
-def _concat(frames: list[Any], pd: Any) -> Any:
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate batches; categoricals stay categorical with the union of categories."""
+    import pandas as pd
     from pandas.api.types import union_categoricals
 
     combined = pd.concat(frames, ignore_index=True)
@@ -208,7 +210,7 @@ def check_data(
         version = refs.resolve(project, df_or_ref)
         if version.kind != "dataframe":
             raise UsageError(f"{version.ref} is a {version.kind}; data checks need a DataFrame")
-        df = load_version(project, version)
+        df = load_version(project, version, record=False)
         target = version.ref
     name = name or (version.name if version is not None else None)
     if rules is None:

@@ -80,6 +80,9 @@ class Side:
 
         if self._parquet is None:
             self._parquet = parquet_bytes(self.project, self.version)
+        if columns is None:  # kept: the whole frame is read at most once
+            self._frame = frame_from_parquet(self._parquet, self.version)
+            return self._frame
         return frame_from_parquet(self._parquet, self.version, columns)
 
     def row_hashes(self, columns: list[str], casts: dict[str, str]) -> np.ndarray:
@@ -97,9 +100,8 @@ class Side:
             data = self.project.blobs.get_bytes(version.row_hashes_digest)
             return np.frombuffer(data, dtype="<u8")
         frame = self.frame(columns)
-        return fp.combine(
-            [fp.column_hashes(_cast(frame[c], casts.get(c))) for c in columns], len(frame)
-        )
+        hashes = (fp.column_hashes(_cast(frame[c], casts.get(c))) for c in columns)
+        return fp.combine(hashes, len(columns), len(frame))
 
 
 def _cast(series: pd.Series, target: str | None) -> pd.Series:
@@ -312,7 +314,7 @@ def _sorted_keys(side: Side, key: list[str]) -> tuple[np.ndarray, np.ndarray]:
     import numpy as np
 
     frame = side.frame(key)
-    hashes = fp.combine([fp.column_hashes(frame[c]) for c in key], len(frame))
+    hashes = fp.combine((fp.column_hashes(frame[c]) for c in key), len(key), len(frame))
     order = np.argsort(hashes)
     ordered = hashes[order]
     duplicates = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
@@ -354,11 +356,12 @@ def _count_changed_columns(
     diff: DatasetDiff, a: Side, b: Side, key: list[str], pos_a: np.ndarray, pos_b: np.ndarray
 ) -> None:
     casts = _common_casts(a, b, diff.compared_on)
+    frame_a, frame_b = a.frame(), b.frame()
     for name in diff.compared_on:
         if name in key:
             continue
-        col_a = _cast(a.frame([name])[name], casts.get(name)).iloc[pos_a]
-        col_b = _cast(b.frame([name])[name], casts.get(name)).iloc[pos_b]
+        col_a = _cast(frame_a[name].iloc[pos_a], casts.get(name))
+        col_b = _cast(frame_b[name].iloc[pos_b], casts.get(name))
         count = int((fp.column_hashes(col_a) != fp.column_hashes(col_b)).sum())
         if count:
             diff.changed_columns[name] = count

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -205,8 +206,9 @@ def column_hashes(
     return out
 
 
-def combine(columns: list[np.ndarray], rows: int) -> np.ndarray:
-    """Combine per-column hashes into one per row (order-sensitive, like tuple hashing)."""
+def combine(columns: Iterable[np.ndarray], count: int, rows: int) -> np.ndarray:
+    """Combine ``count`` per-column hashes into one per row (order-sensitive, like tuple
+    hashing). ``columns`` may be a generator: only one column's hashes are alive at a time."""
     import numpy as np
 
     out = np.full(rows, 0x345678, dtype=np.uint64)
@@ -215,14 +217,15 @@ def combine(columns: list[np.ndarray], rows: int) -> np.ndarray:
         for i, hashes in enumerate(columns):
             out ^= hashes
             out *= mult
-            mult += np.uint64(82520 + 2 * (len(columns) - i))
+            mult += np.uint64(82520 + 2 * (count - i))
         out += np.uint64(97531)
     return out
 
 
 def row_hashes(df: pd.DataFrame, factorized: dict[str, Factorized] | None = None) -> np.ndarray:
     """One uint64 per row over the values of every column (the index is not included)."""
-    return combine([column_hashes(df[c], factorized, c) for c in df.columns], len(df))
+    hashes = (column_hashes(df[c], factorized, c) for c in df.columns)
+    return combine(hashes, df.shape[1], len(df))
 
 
 def index_hashes(df: pd.DataFrame) -> bytes:
@@ -235,7 +238,7 @@ def index_hashes(df: pd.DataFrame) -> bytes:
         column_hashes(df.index.get_level_values(i).to_series(index=None))
         for i in range(df.index.nlevels)
     ]
-    return combine(levels, len(df)).astype("<u8").tobytes()
+    return combine(levels, len(levels), len(df)).astype("<u8").tobytes()
 
 
 def schema_text(schema: dict[str, Any]) -> str:

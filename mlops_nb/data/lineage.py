@@ -4,7 +4,8 @@ Semantics: ``load_dataset`` in a run records the version as an input of the run.
 ``snapshot`` in a run records it as an output (the run produced it) and as an input (a
 notebook snapshots the frame it is about to train on, so the registry can tell which data a
 model was trained on). ``capture`` records an output only: it stores production data, it
-does not train on it. Recording is idempotent.
+does not train on it. ``check_data`` records none (its report is stored with the run).
+Recording is idempotent.
 """
 
 from __future__ import annotations

@@ -108,8 +108,9 @@ def snapshot_frame(
                 abort.set()
                 return existing, False
             writing = writing or start_writing()
+            storing = pool.submit(blobs.put_bytes, hashes.astype("<u8", copy=False).tobytes())
             profile = profile_frame(df, factorized)
-            row_hashes_digest = blobs.put_bytes(hashes.astype("<u8", copy=False).tobytes())
+            row_hashes_digest = storing.result()
             parts, size = writing.result()
         except BaseException:
             abort.set()

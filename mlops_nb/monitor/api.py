@@ -9,18 +9,18 @@ a retraining pipeline; every check is stored as a run of kind ``monitor``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..project import Project
-from .report import DriftReport, plain
+from .report import DriftReport
+from .result import MonitorResult
 from .settings import Settings, load_settings, number
 
 if TYPE_CHECKING:
-    from .performance import Comparison, Performance
+    from .performance import Performance
     from .sources import Source
-    from .triggers import Fired
 
 __all__ = ["DriftReport", "MonitorResult", "detect_drift", "monitor"]
 
@@ -44,7 +44,7 @@ def _drift(
 
     _check_rows(reference, "reference")
     _check_rows(current, "current")
-    names = select_columns(reference, current, columns, settings)
+    names = select_columns(reference, columns, settings)
     specs = column_specs([str(n) for n in names], settings, method, threshold)
     results = [
         compare_column(name, reference, current, specs[str(name)], settings) for name in names
@@ -89,7 +89,8 @@ def detect_drift(
     jensenshannon, psi for every column, or a dict column -> method. ``threshold``: a number
     (with a single method) or a dict column -> threshold. ``drift_share`` overrides
     ``monitor.drift_share``. Per-column settings also come from ``mlops.yaml``
-    (``monitor.columns.<name>.method/threshold``).
+    (``monitor.columns.<name>.method/threshold``). Nothing is stored: ``monitor(reference=...,
+    current=...)`` runs the same check and records it as a run.
     """
     from .sources import open_source
 
@@ -101,74 +102,6 @@ def detect_drift(
 
 
 # --- monitor ------------------------------------------------------------------------------
-
-
-@dataclass
-class MonitorResult:
-    """One production check. ``healthy`` is False when dataset drift was found, a metric
-    degraded, or a trigger fired; ``problems`` says which."""
-
-    healthy: bool
-    drift: DriftReport | None
-    metrics: dict[str, float]
-    baseline: dict[str, float]
-    baseline_source: str  # "registry", "reference" (scored on labelled reference) or ""
-    degraded: list[str]
-    comparisons: list[Comparison]
-    fired: list[Fired]
-    run_id: str | None
-    model: str | None = None
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def triggered(self) -> Any:
-        """The result of the first pipeline a trigger started, or None."""
-        started = [f for f in self.fired if f.started]
-        return started[0].result if started else None
-
-    def to_dict(self, plots: bool = False) -> dict[str, Any]:
-        return plain(
-            {
-                "healthy": self.healthy,
-                "run_id": self.run_id,
-                "model": self.model,
-                "problems": self.problems,
-                "notes": self.notes,
-                "metrics": self.metrics,
-                "baseline": self.baseline,
-                "baseline_source": self.baseline_source,
-                "degraded": self.degraded,
-                "comparisons": [c.__dict__ | {"change": c.change} for c in self.comparisons],
-                "triggers": [f.to_dict() for f in self.fired],
-                "drift": self.drift.to_dict(plots=plots) if self.drift is not None else None,
-            }
-        )
-
-    def __repr__(self) -> str:
-        state = "healthy" if self.healthy else "UNHEALTHY: " + "; ".join(self.problems)
-        run = f" run {self.run_id[:8]}" if self.run_id else ""
-        return f"<MonitorResult {state}{run}>"
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        color = "#2b8a3e" if self.healthy else "#c92a2a"
-        lines = ["healthy"] if self.healthy else self.problems
-        items = "".join(f"<li>{escape(p)}</li>" for p in lines + self.notes)
-        metrics = "".join(
-            f"<tr><td>{escape(c.metric)}</td><td>{c.baseline:.4g}</td><td>{c.current:.4g}</td>"
-            f"<td>{'degraded' if c.degraded else 'ok'}</td></tr>"
-            for c in self.comparisons
-        )
-        table = (
-            "<table><tr><th>metric</th><th>baseline</th><th>current</th><th></th></tr>"
-            f"{metrics}</table>"
-            if metrics
-            else ""
-        )
-        drift = self.drift._repr_html_() if self.drift is not None else ""
-        return f'<div style="color:{color}"><ul>{items}</ul></div>{table}{drift}'
 
 
 def _describe(value: Any) -> str | None:
@@ -253,6 +186,10 @@ def monitor(
         raise UsageError("monitor needs a current batch: current=DataFrame, file or dataset ref")
     if labels is not None and not isinstance(labels, str):
         raise UsageError("labels must be the name of the label column")
+    if reference is None and (model is None or labels is None):
+        raise UsageError(
+            "nothing to check: give a reference (drift) and/or a model with labels (metrics)"
+        )
     project = Project.find()
     settings = _settings(project, None)
     if trigger:
@@ -297,7 +234,11 @@ def _check(
         report = _drift(ref, cur, settings, columns, inputs.method, None)
         record.log_drift(project, run_id, report)
         if report.dataset_drift:
-            problems.append(f"dataset drift: {report.summary()}")
+            problems.append(
+                f"dataset drift: {len(report.drifted_columns)} of {len(report.tested)} columns "
+                f"drifted ({', '.join(report.drifted_columns[:5])}"
+                f"{', ...' if len(report.drifted_columns) > 5 else ''})"
+            )
     perf: Performance | None = None
     if model is not None and inputs.labels is not None:
         reference_frame = ref.frame if ref is not None and not ref.from_profile else None

@@ -43,11 +43,6 @@ class Summary:
         return self.nulls / self.rows if self.rows else 0.0
 
 
-def infer_kind(series: pd.Series) -> str:
-    """numeric, categorical, boolean, datetime or text, as dataset profiles classify columns."""
-    return _kind_and_counts(series)[0]
-
-
 def _kind_and_counts(series: pd.Series) -> tuple[str, pd.Series | None]:
     """The column's kind, and its label counts when they were needed to tell text apart."""
     import pandas as pd

@@ -191,7 +191,7 @@ def compare_column(
 
 
 def select_columns(
-    reference: Source, current: Source, columns: Sequence[Any] | None, settings: Settings
+    reference: Source, columns: Sequence[Any] | None, settings: Settings
 ) -> list[Any]:
     if columns is None:
         return [c for c in reference.columns if str(c) not in settings.ignore]

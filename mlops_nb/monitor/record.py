@@ -1,4 +1,16 @@
-"""A check stored as a run of kind ``monitor``: metrics, the report and figures as artifacts."""
+"""A check stored as a run of kind ``monitor``: metrics, the report and figures as artifacts.
+
+Layout of a check's run (experiment ``monitor.experiment``, default ``monitor``):
+
+- params: ``model`` (as given), ``model_version``, ``reference``, ``current``, ``labels``,
+  ``drift_share_threshold``; inputs (lineage): the dataset versions it read.
+- metrics: ``drift_share``, ``drifted_columns`` (count), ``dataset_drift`` (0/1),
+  ``drift/<column>`` (the column's statistic), ``psi/<column>``, the model metrics
+  (``accuracy``, ``auc``, ``rmse``...), ``baseline/<metric>``, ``labelled_rows``, ``healthy``.
+- tags: ``healthy``, ``dataset_drift``, ``drifted``, ``degraded``, ``task``, and for a started
+  pipeline ``triggered_run_id`` + ``trigger`` (the pipeline run gets ``triggered_by``).
+- artifacts: ``drift_report.html``, ``drift_report.json``, ``figures/<column>.svg``.
+"""
 
 from __future__ import annotations
 

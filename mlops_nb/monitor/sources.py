@@ -99,9 +99,6 @@ class Source:
     def raw_summary(self, column: Any, kind: str | None = None) -> Summary:
         return summarize(self.frame[column], kind)
 
-    def series(self, column: Any) -> pd.Series:
-        return self.frame[column]
-
 
 def as_frame(value: Any, what: str) -> pd.DataFrame:
     import pandas as pd
@@ -134,7 +131,9 @@ def open_source(value: Any, role: str, project: Project, use_profile: bool = Fal
         if isinstance(value, os.PathLike) or _looks_like_path(text):
             raise UsageError(f"{role}: no file {text!r}; pass an existing data file")
         return _dataset_source(text, role, project, use_profile)
-    if type(value).__name__ == "DatasetVersion":
+    from ..data.versions import DatasetVersion
+
+    if isinstance(value, DatasetVersion):
         return _dataset_source(value.ref, role, project, use_profile)
     frame = as_frame(value, role)
     return Source(f"DataFrame {frame.shape[0]}x{frame.shape[1]}", frame)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..tracking.runs import Run
 
 WRITE_DELAY = 0.1  # seconds a burst of cells is batched for before it is written
+LIVE_INTERVAL = 1.0  # while a cell runs, the status is refreshed this often
 FINAL_PARAMS_TAG = "mlops.params_at_final_metrics"
 
 
@@ -45,6 +46,16 @@ def notebook_path(shell: Any) -> str | None:
             if path.is_file():
                 return str(path.resolve())
     return None
+
+
+def recorded_path(project_root: Path, path: str | None) -> str | None:
+    """How runs record a notebook: relative to the project root when inside it."""
+    if path is None:
+        return None
+    try:
+        return Path(path).relative_to(project_root).as_posix()
+    except ValueError:
+        return path
 
 
 def user_names(shell: Any) -> frozenset[str]:
@@ -164,7 +175,10 @@ class CellCapture:
     def start(self, run: Run, *, attached: bool, track_cell: str | None = None) -> None:
         """Record cells into ``run`` from now on (the current cell included)."""
         self.run, self.attached, self.track_cell = run, attached, track_cell
-        self.notebook_path = run.notebook_path or notebook_path(self.shell)
+        recorded = run.notebook_path  # runners record it relative to the project root
+        self.notebook_path = (
+            str(run.project.root / recorded) if recorded else notebook_path(self.shell)
+        )
         self.pre_names = user_names(self.shell)
         self.records = core.load_cells(run.project, run.run_id)
         self._seq = self.records[-1].seq + 1 if self.records else 0
@@ -217,15 +231,21 @@ class CellCapture:
 
     def _loop(self) -> None:
         while True:
-            self._wake.wait()
-            time.sleep(WRITE_DELAY)
-            self._wake.clear()
+            woken = self._wake.wait(timeout=LIVE_INTERVAL if self._running() else None)
+            if woken:
+                time.sleep(WRITE_DELAY)
+                self._wake.clear()
             try:
-                self.flush()
-                if self.on_change is not None:
-                    self.on_change()
+                if woken:
+                    self.flush()
+                if self.on_change is not None and self.run is not None:
+                    self.on_change()  # also while a long cell runs: metrics show up live
             except Exception as exc:  # keep recording; %mlops status shows the error
                 self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _running(self) -> bool:
+        record = self._current
+        return self.run is not None and record is not None and record.ended_at is None
 
     def flush(self, final: bool = False) -> tuple[bool, list[str]]:
         """Write pending records and the current verdict; returns the verdict."""

@@ -26,7 +26,7 @@ from ..tracking import context
 from ..tracking.query import resolve_run_id
 from . import render
 from .args import lookup, parse_assignments, unquote
-from .cells import CellCapture, notebook_path
+from .cells import CellCapture, notebook_path, recorded_path
 from .status import StatusWidget
 
 Command = Callable[..., Any]
@@ -189,7 +189,7 @@ def track(self: MlopsMagics, args: Any, cell: str | None) -> None:
                 unquote(args.name) or (Path(path).stem if path else None),
                 experiment=unquote(args.experiment) or "default",
                 kind="notebook",
-                notebook_path=path,
+                notebook_path=recorded_path(context.project().root, path),
             )
             capture.start(run, attached=False, track_cell=capture.current_cell())
     if tags:

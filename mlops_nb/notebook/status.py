@@ -40,6 +40,9 @@ class StatusWidget(Fallback, widgets.HTML):
         s = self.state
         if not s:
             return message("muted", "not tracking: start with %mlops track")
+        problem = (
+            f"<br>{message('error', 'recording problem: ' + s['problem'])}" if s["problem"] else ""
+        )
         colour = {"running": "#1a73e8", "finished": "#188038"}.get(s["status"], "#c5221f")
         metrics = " · ".join(
             f"{html.escape(k)} <b>{render.value_text(v)}</b>" for k, v in s["metrics"].items()
@@ -50,7 +53,7 @@ class StatusWidget(Fallback, widgets.HTML):
             f"<code>{s['run_id'][:8]}</code> · {html.escape(s['experiment'])} · "
             f"{s['status']}{' (attached)' if s['attached'] else ''} · {s['cells']} cells"
             f"<br>{metrics or '<span class=mlops-muted>no metrics yet</span>'}"
-            f"<br>{render.notes_html(s['reproducible'], s['notes'])}</div>"
+            f"<br>{render.notes_html(s['reproducible'], s['notes'])}{problem}</div>"
         )
 
     def text(self) -> str:
@@ -62,6 +65,7 @@ class StatusWidget(Fallback, widgets.HTML):
             f"run {s['name']!r} ({s['run_id'][:8]}) {s['status']}, {s['cells']} cells"
             + (f"; {metrics}" if metrics else "")
             + f"\n{render.notes_text(s['reproducible'], s['notes'])}"
+            + (f"\nrecording problem: {s['problem']}" if s["problem"] else "")
         )
 
 
@@ -88,4 +92,5 @@ def snapshot(capture: CellCapture, last: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics,
         "reproducible": reproducible,
         "notes": notes,
+        "problem": capture.errors[-1] if capture.errors else None,
     }

@@ -47,23 +47,35 @@ def run_notebook(
 
     project = project or context.project()
     source = load_notebook(path)
-    overrides = check_parameters(source.parameters, dict(parameters or {}), source.path.name,
-                                 parameter_texts)
+    overrides = check_parameters(
+        source.parameters, dict(parameters or {}), source.path.name, parameter_texts
+    )
     secrets = check_secrets(source.parameters)
     cell_timeout = check_timeout(timeout)
     choice = choose_kernel(source, kernel)
-    output_path = _output_path(output)
+    output_path = _output_path(output, source.path)
     parent = context.active_run()
     run = create_run(
-        project, name=name or source.path.stem, experiment=experiment or "default",
+        project,
+        name=name or source.path.stem,
+        experiment=experiment or "default",
         params=effective_parameters(source.parameters, overrides),
-        tags={"mlops.source": "run_notebook", **(tags or {})}, kind="notebook",
+        tags={"mlops.source": "run_notebook", **(tags or {})},
+        kind="notebook",
         parent_id=parent.run_id if parent is not None else None,
         notebook_path=display_path(project, source.path),
     )
-    job = make_job(project, run.run_id, source, parameters=overrides, secrets=secrets,
-                   kernel=choice.name, timeout=cell_timeout, output_path=output_path,
-                   progress=progress)
+    job = make_job(
+        project,
+        run.run_id,
+        source,
+        parameters=overrides,
+        secrets=secrets,
+        kernel=choice.name,
+        timeout=cell_timeout,
+        output_path=output_path,
+        progress=progress,
+    )
     status = "failed"
     try:
         outcome = execute(job)
@@ -79,13 +91,18 @@ def run_notebook(
     if outcome.status == "interrupted":
         raise KeyboardInterrupt
     return NotebookResult(
-        project=project, run_id=run.run_id, status=outcome.status, error=outcome.failure,
-        output_path=output_path if outcome.notebook else None, kernel=outcome.kernel,
-        duration=outcome.duration, warnings=outcome.warnings,
+        project=project,
+        run_id=run.run_id,
+        status=outcome.status,
+        error=outcome.failure,
+        output_path=output_path if outcome.notebook else None,
+        kernel=outcome.kernel,
+        duration=outcome.duration,
+        warnings=outcome.warnings,
     )
 
 
-def _output_path(output: str | os.PathLike[str] | None) -> str | None:
+def _output_path(output: str | os.PathLike[str] | None, source: Path) -> str | None:
     if output is None:
         return None
     path = Path(output).expanduser().resolve()
@@ -93,6 +110,11 @@ def _output_path(output: str | os.PathLike[str] | None) -> str | None:
         raise UsageError(f"output folder {path.parent} does not exist; create it first")
     if path.is_dir():
         raise UsageError(f"output {path} is a folder; give a file name like out.ipynb")
+    if path == source:
+        raise UsageError(
+            f"output {path} is the notebook itself; write the executed copy "
+            "elsewhere (the source notebook is never modified)"
+        )
     return str(path)
 
 
@@ -123,8 +145,14 @@ def run_pipeline(
     if junit is not None:
         check_junit_path(junit)
     runner = PipelineRunner(
-        project or context.project(), path, only=only, from_=from_, force=force,
-        executor=executor, jobs=jobs, progress=progress,
+        project or context.project(),
+        path,
+        only=only,
+        from_=from_,
+        force=force,
+        executor=executor,
+        jobs=jobs,
+        progress=progress,
     )
     result = runner.dry_run() if dry_run else runner.run()
     if junit is not None:
@@ -152,13 +180,26 @@ def sweep(
     from .sweep import run_sweep
 
     return run_sweep(
-        project or context.project(), path, grid, jobs=jobs, executor=executor, sort=sort,
-        experiment=experiment, timeout=timeout, force=force, progress=progress,
+        project or context.project(),
+        path,
+        grid,
+        jobs=jobs,
+        executor=executor,
+        sort=sort,
+        experiment=experiment,
+        timeout=timeout,
+        force=force,
+        progress=progress,
     )
 
 
-def reproduce(run_id: str, tolerance: float = 1e-6, *, progress: str | None = None,
-              project: Project | None = None) -> ReproduceResult:
+def reproduce(
+    run_id: str,
+    tolerance: float = 1e-6,
+    *,
+    progress: str | None = None,
+    project: Project | None = None,
+) -> ReproduceResult:
     """Re-execute a run's recorded notebook with its recorded parameters (dataset refs pinned
     to the versions it read) and compare metrics within ``tolerance`` (relative and
     absolute). ``result.ok`` is True when everything matches; ``result.differences`` lists

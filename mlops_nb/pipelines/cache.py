@@ -54,13 +54,15 @@ class KeyParts:
             found.append("the notebook changed")
         if previous.get("kernel") != self.kernel:
             found.append(f"kernel {previous.get('kernel')!r} -> {self.kernel!r}")
-        found += _dict_changes("parameter", previous.get("parameters", {}), self.parameters,
-                               show_values=True)
+        found += _dict_changes(
+            "parameter", previous.get("parameters", {}), self.parameters, show_values=True
+        )
         found += _dict_changes("input", previous.get("inputs", {}), self.inputs)
         found += _dict_changes("upstream step", previous.get("upstream", {}), self.upstream)
         found += _dict_changes("module", previous.get("code", {}), self.code)
-        found += _dict_changes("package", previous.get("packages", {}), self.packages,
-                               show_values=True)
+        found += _dict_changes(
+            "package", previous.get("packages", {}), self.packages, show_values=True
+        )
         return found or ["the cache key changed"]
 
 
@@ -68,8 +70,9 @@ def _shown(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else repr(value)
 
 
-def _dict_changes(what: str, old: dict[str, Any], new: dict[str, Any],
-                  show_values: bool = False) -> list[str]:
+def _dict_changes(
+    what: str, old: dict[str, Any], new: dict[str, Any], show_values: bool = False
+) -> list[str]:
     found = []
     for name in sorted(set(old) | set(new)):
         if name not in old:
@@ -77,8 +80,11 @@ def _dict_changes(what: str, old: dict[str, Any], new: dict[str, Any],
         elif name not in new:
             found.append(f"{what} {name} removed")
         elif old[name] != new[name]:
-            found.append(f"{what} {name} {_shown(old[name])} -> {_shown(new[name])}"
-                         if show_values else f"{what} {name} changed")
+            found.append(
+                f"{what} {name} {_shown(old[name])} -> {_shown(new[name])}"
+                if show_values
+                else f"{what} {name} changed"
+            )
     return found
 
 
@@ -141,15 +147,17 @@ class CacheEntry:
 
 def _entry(row: Any) -> CacheEntry:
     data = json.loads(row.outputs)
-    return CacheEntry(row.cache_key, row.run_id, data.get("parts", {}), data.get("outputs", {}),
-                      row.created_at)
+    return CacheEntry(
+        row.cache_key, row.run_id, data.get("parts", {}), data.get("outputs", {}), row.created_at
+    )
 
 
 def lookup(project: Project, key: str) -> CacheEntry | None:
     table, runs = schema.step_cache, schema.runs
     with project.db.read() as conn:
         row = conn.execute(
-            sa.select(table).join(runs, runs.c.run_id == table.c.run_id)
+            sa.select(table)
+            .join(runs, runs.c.run_id == table.c.run_id)
             .where(table.c.cache_key == key)
         ).first()
     return _entry(row) if row is not None else None
@@ -160,28 +168,35 @@ def previous(project: Project, scope: str) -> CacheEntry | None:
     table, tags = schema.step_cache, schema.tags
     with project.db.read() as conn:
         row = conn.execute(
-            sa.select(table).join(tags, tags.c.run_id == table.c.run_id)
+            sa.select(table)
+            .join(tags, tags.c.run_id == table.c.run_id)
             .where(tags.c.key == SCOPE_TAG, tags.c.value == scope)
-            .order_by(table.c.created_at.desc()).limit(1)
+            .order_by(table.c.created_at.desc())
+            .limit(1)
         ).first()
     return _entry(row) if row is not None else None
 
 
-def record(project: Project, key: str, run_id: str, parts: KeyParts,
-           outputs: dict[str, Any]) -> None:
+def record(
+    project: Project, key: str, run_id: str, parts: KeyParts, outputs: dict[str, Any]
+) -> None:
     """Remember that ``run_id`` produced ``outputs`` for ``key`` (the newest run wins)."""
     table = schema.step_cache
     text = json.dumps({"parts": asdict(parts), "outputs": outputs}, sort_keys=True, default=str)
     with project.db.write() as conn:
         conn.execute(sa.delete(table).where(table.c.cache_key == key))
-        conn.execute(sa.insert(table).values(cache_key=key, run_id=run_id, outputs=text,
-                                             created_at=time.time()))
+        conn.execute(
+            sa.insert(table).values(
+                cache_key=key, run_id=run_id, outputs=text, created_at=time.time()
+            )
+        )
 
 
 def set_run_key(project: Project, run_id: str, key: str) -> None:
     with project.db.write() as conn:
-        conn.execute(sa.update(schema.runs).where(schema.runs.c.run_id == run_id)
-                     .values(cache_key=key))
+        conn.execute(
+            sa.update(schema.runs).where(schema.runs.c.run_id == run_id).values(cache_key=key)
+        )
 
 
 def stale_outputs(project: Project, folder: Path, outputs: dict[str, Any]) -> str | None:
@@ -202,8 +217,9 @@ def stale_outputs(project: Project, folder: Path, outputs: dict[str, Any]) -> st
                 return f"dataset {name}@{info['version']} no longer exists"
         for name, info in outputs.get("models", {}).items():
             found = conn.execute(
-                sa.select(models.c.digest)
-                .where(models.c.name == name, models.c.version == info["version"])
+                sa.select(models.c.digest).where(
+                    models.c.name == name, models.c.version == info["version"]
+                )
             ).scalar()
             if found != info["digest"]:
                 return f"model {name}@{info['version']} no longer exists"

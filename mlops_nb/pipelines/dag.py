@@ -59,8 +59,9 @@ def check_step_names(names: Sequence[str], steps: Iterable[str], option: str) ->
             )
 
 
-def select(needs: Mapping[str, Iterable[str]], only: Sequence[str] = (),
-           from_: str | None = None) -> set[str]:
+def select(
+    needs: Mapping[str, Iterable[str]], only: Sequence[str] = (), from_: str | None = None
+) -> set[str]:
     """The steps to consider running: all, the ``only`` ones, or ``from_`` and downstream."""
     if only and from_:
         raise UsageError("use either --only or --from, not both")

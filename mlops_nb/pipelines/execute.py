@@ -14,6 +14,8 @@ headless runs record their cell history like interactive ones.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import kernels
-from .parameters import INJECTED_TAG, PARAMETERS_TAG, cell_tags, find_tagged
+from .parameters import INJECTED_TAG, find_tagged
 
 ENGINE = "mlops"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -55,7 +57,6 @@ class Job:
     output_path: str | None = None
     check_files: list[str] = field(default_factory=list)  # declared outputs to digest after
     progress: str | None = None  # "bar", "lines" or None
-    label: str = ""
 
 
 @dataclass
@@ -135,24 +136,13 @@ def _extension_arguments() -> list[str]:
 
 
 def _engine_class() -> type:
-    """papermill's nbclient engine, plus: kernel env/cwd, a kill handle, IPC transport,
-    immediate kernel kill on timeout, per-cell progress lines."""
-    from nbclient.util import run_sync
+    """papermill's nbclient engine, driving a kernel we already started (see
+    :func:`_start_kernel`), with immediate kernel kill on timeout and per-cell hooks."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
     from papermill.utils import merge_kwargs, remove_args
-    from traitlets.config import Config
 
     class Client(PapermillNotebookClient):
-        mlops_handle: kernels.KernelHandle | None = None
-
-        async def async_start_new_kernel(self, **kwargs: Any) -> None:
-            await super().async_start_new_kernel(**kwargs)
-            if self.mlops_handle is not None:
-                self.mlops_handle.attach(self.km.provisioner.process)
-
-        start_new_kernel = run_sync(async_start_new_kernel)
-
         async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
             self.shutdown_kernel = "immediate"
             return await super()._async_handle_timeout(timeout, cell)
@@ -160,28 +150,59 @@ def _engine_class() -> type:
     class MlopsEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(
-            cls, nb_man: Any, kernel_name: str, log_output: bool = False,
-            stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
-            execution_timeout: float | None = None, kernel_env: dict | None = None,
-            kernel_cwd: str | None = None, handle: kernels.KernelHandle | None = None,
-            socket_dir: str | None = None, hooks: dict | None = None, **kwargs: Any,
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: float | None = None,
+            km: Any = None,
+            hooks: dict | None = None,
+            **kwargs: Any,
         ) -> Any:
             kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
-            config = Config()
-            if socket_dir and os.name == "posix":
-                config.KernelManager.transport = "ipc"
-                config.KernelManager.ip = os.path.join(socket_dir, "kernel")
             final = merge_kwargs(
-                kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
-                kernel_name=kernel_name, log=_quiet_logger(), log_output=log_output,
-                stdout_file=stdout_file, stderr_file=stderr_file, config=config,
-                extra_arguments=_extension_arguments(), **(hooks or {}),
+                kwargs,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=_quiet_logger(),
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                **(hooks or {}),
             )
-            client = Client(nb_man, **final)
-            client.mlops_handle = handle
-            return client.execute(env=kernel_env, cwd=kernel_cwd)
+            client = Client(nb_man, km=km, **final)
+            client.owns_km = True  # shut the kernel down afterwards, as if it had started it
+            return client.execute()
 
     return MlopsEngine
+
+
+def _start_kernel(kernel: kernels.KernelChoice, job: Job, socket_dir: Path) -> Any:
+    """Launch the kernel at once, so it boots while papermill is imported and the notebook
+    prepared. IPC sockets in a private folder: no TCP ports to collide with other kernels."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    options: dict[str, Any] = {"kernel_name": kernel.name}
+    if os.name == "posix":
+        options.update(transport="ipc", ip=str(socket_dir / "kernel"))
+    manager = AsyncKernelManager(**options)
+    arguments = [*_extension_arguments(), "--HistoryManager.hist_file=:memory:"]
+    env = {**os.environ, **job.env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    run_sync(manager.start_kernel)(extra_arguments=arguments, env=env, cwd=job.cwd)
+    return manager
+
+
+def _stop_kernel(manager: Any) -> None:
+    """Kill a kernel that is still running (execution never got to shut it down)."""
+    from jupyter_core.utils import run_sync
+
+    if manager is not None and manager.has_kernel:
+        run_sync(manager.shutdown_kernel)(now=True)
 
 
 def _quiet_logger() -> logging.Logger:
@@ -257,8 +278,7 @@ def parameterize(nb: Any, job: Job, kernel: kernels.KernelChoice) -> tuple[Any, 
 class _Progress:
     """A line per code cell (for logs and CI), written to stderr."""
 
-    def __init__(self, label: str, total: int, stream: Any = None):
-        self.label = f"{label}: " if label else ""
+    def __init__(self, total: int, stream: Any = None):
         self.total = total
         self.done = 0
         self.started = 0.0
@@ -275,8 +295,11 @@ class _Progress:
             return
         status = execute_reply.get("content", {}).get("status", "ok") if execute_reply else "ok"
         took = time.perf_counter() - self.started
-        print(f"{self.label}cell {self.done}/{self.total} {status} {took:.2f}s",
-              file=self.stream, flush=True)
+        print(
+            f"cell {self.done}/{self.total} {status} {took:.2f}s",
+            file=self.stream,
+            flush=True,
+        )
 
 
 def _source_index(index: int | None, injected: int | None, replaced: bool) -> int | None:
@@ -285,8 +308,15 @@ def _source_index(index: int | None, injected: int | None, replaced: bool) -> in
     return None if index == injected else index - 1
 
 
-def _failure(exc: BaseException, handle: kernels.KernelHandle, progress: _Progress,
-             injected: int | None, replaced: bool, timeout: float | None, name: str) -> Failure:
+def _failure(
+    exc: BaseException,
+    handle: kernels.KernelHandle,
+    progress: _Progress,
+    injected: int | None,
+    replaced: bool,
+    timeout: float | None,
+    name: str,
+) -> Failure:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
@@ -295,28 +325,46 @@ def _failure(exc: BaseException, handle: kernels.KernelHandle, progress: _Progre
         index = _source_index(exc.cell_index, injected, replaced)
         where = f"cell {index} of {name}" if index is not None else "the injected parameters cell"
         return Failure(
-            kind="cell", message=f"{where} raised {exc.ename}: {strip_ansi(exc.evalue)[:300]}",
-            cell_index=index, execution_count=exc.exec_count, source=exc.source,
-            ename=exc.ename, evalue=strip_ansi(exc.evalue),
+            kind="cell",
+            message=f"{where} raised {exc.ename}: {strip_ansi(exc.evalue)[:300]}",
+            cell_index=index,
+            execution_count=exc.exec_count,
+            source=exc.source,
+            ename=exc.ename,
+            evalue=strip_ansi(exc.evalue),
             traceback=strip_ansi("\n".join(exc.traceback)),
         )
     index = _source_index(current_index, injected, replaced)
     source = "".join(current_cell.source) if current_cell is not None else ""
     where = f"cell {index} of {name}" if index is not None else name
     if handle.stopped:
-        return Failure(kind="interrupted", message=f"{where}: stopped ({handle.stopped})",
-                       cell_index=index, source=source)
+        return Failure(
+            kind="interrupted",
+            message=f"{where}: stopped ({handle.stopped})",
+            cell_index=index,
+            source=source,
+        )
     if isinstance(exc, CellTimeoutError):
-        return Failure(kind="timeout", cell_index=index, source=source,
-                       message=f"{where} ran longer than the {timeout:g} s cell timeout; the "
-                               "kernel was stopped")
+        return Failure(
+            kind="timeout",
+            cell_index=index,
+            source=source,
+            message=f"{where} ran longer than the {timeout:g} s cell timeout; the "
+            "kernel was stopped",
+        )
     if isinstance(exc, DeadKernelError):
         how = handle.exit_description or "died"
-        return Failure(kind="kernel_died", cell_index=index, source=source,
-                       message=f"the kernel running {where} {how}")
+        return Failure(
+            kind="kernel_died",
+            cell_index=index,
+            source=source,
+            message=f"the kernel running {where} {how}",
+        )
     text = strip_ansi(str(exc)).strip().splitlines()
-    return Failure(kind="start", message=f"{name}: {type(exc).__name__}: "
-                                         f"{text[0] if text else 'kernel failed'}"[:400])
+    return Failure(
+        kind="start",
+        message=f"{name}: {type(exc).__name__}: {text[0] if text else 'kernel failed'}"[:400],
+    )
 
 
 def _redact(value: Any, secrets: list[str]) -> Any:
@@ -346,49 +394,38 @@ def _finish_notebook(path: Path, job: Job, secrets: list[str]) -> str:
     return json.dumps(content, indent=1, ensure_ascii=False) + "\n"
 
 
-def _run(job: Job, handle: kernels.KernelHandle, outcome: Outcome) -> None:
-    import nbformat
-    import papermill
-    from papermill.iorw import load_notebook_node
+def _close_thread_loop() -> None:
+    """Close the event loop nbclient created for this worker thread."""
+    with contextlib.suppress(RuntimeError):
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_running():
+            loop.close()
+        asyncio.set_event_loop(None)
 
-    _ensure_engine()
+
+def _run(job: Job, handle: kernels.KernelHandle, outcome: Outcome) -> None:
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="mlops-nb-"))
-    secrets = [v for v in (job.env.get(e) or os.environ.get(e) for e in job.secrets.values())
-               if v and len(v) >= MIN_SECRET_LENGTH]
+    secrets = [
+        v
+        for v in (job.env.get(e) or os.environ.get(e) for e in job.secrets.values())
+        if v and len(v) >= MIN_SECRET_LENGTH
+    ]
     output = Path(job.output_path) if job.output_path else workdir / "executed.ipynb"
+    manager = None
     try:
-        source_path = workdir / "input.ipynb"
-        source_path.write_text(json.dumps(job.notebook), encoding="utf-8")
-        nb = load_notebook_node(str(source_path))  # papermill's normalised form
         meta = job.notebook.get("metadata", {})
         kernel = kernels.resolve_kernel(
-            job.kernel, meta.get("kernelspec", {}).get("name"),
+            job.kernel,
+            meta.get("kernelspec", {}).get("name"),
             meta.get("language_info", {}).get("name") or meta.get("kernelspec", {}).get("language"),
         )
         outcome.kernel = kernel.name
         if kernel.warning:
             outcome.warnings.append(kernel.warning)
-        replaced = find_tagged(nb.cells, INJECTED_TAG) is not None
-        nb, injected = parameterize(nb, job, kernel)
-        nbformat.write(nb, str(source_path))
-        code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
-        progress = _Progress(job.label, code_cells, sys.stderr if job.progress == "lines" else None)
-        env = {**os.environ, **job.env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-        with open(workdir / "stdout.txt", "w", encoding="utf-8") as out, \
-             open(workdir / "stderr.txt", "w", encoding="utf-8") as err:
-            try:
-                papermill.execute_notebook(
-                    str(source_path), str(output), engine_name=ENGINE,
-                    kernel_name=kernel.name, language=kernel.language,
-                    progress_bar=job.progress == "bar", stdout_file=out, stderr_file=err,
-                    execution_timeout=job.timeout, kernel_env=env, kernel_cwd=job.cwd,
-                    handle=handle, socket_dir=str(workdir),
-                    hooks={"on_cell_start": progress.start, "on_cell_executed": progress.executed},
-                )
-            except Exception as exc:
-                outcome.failure = _failure(exc, handle, progress, injected, replaced,
-                                           job.timeout, job.name)
+        manager = _start_kernel(kernel, job, workdir)
+        handle.attach(manager.provisioner.process)
+        _execute(job, kernel, manager, handle, workdir, output, outcome)
         outcome.stdout = _redact((workdir / "stdout.txt").read_text("utf-8", "replace"), secrets)
         outcome.stderr = _redact((workdir / "stderr.txt").read_text("utf-8", "replace"), secrets)
         outcome.notebook = _finish_notebook(output, job, secrets)
@@ -400,7 +437,9 @@ def _run(job: Job, handle: kernels.KernelHandle, outcome: Outcome) -> None:
             kind="start", message=f"{job.name}: {type(exc).__name__}: {exc}"[:400]
         )
     finally:
+        _stop_kernel(manager)
         shutil.rmtree(workdir, ignore_errors=True)
+        _close_thread_loop()
         outcome.duration = time.perf_counter() - started
     if outcome.failure is None:
         outcome.status = "finished"
@@ -408,13 +447,61 @@ def _run(job: Job, handle: kernels.KernelHandle, outcome: Outcome) -> None:
         outcome.status = "interrupted" if outcome.failure.kind == "interrupted" else "failed"
 
 
+def _execute(
+    job: Job,
+    kernel: kernels.KernelChoice,
+    manager: Any,
+    handle: kernels.KernelHandle,
+    workdir: Path,
+    output: Path,
+    outcome: Outcome,
+) -> None:
+    """Parameterize and run the notebook with papermill in the started kernel."""
+    import nbformat
+    import papermill
+    from papermill.iorw import load_notebook_node
+
+    _ensure_engine()
+    source_path = workdir / "input.ipynb"
+    source_path.write_text(json.dumps(job.notebook), encoding="utf-8")
+    nb = load_notebook_node(str(source_path))  # papermill's normalised form
+    replaced = find_tagged(nb.cells, INJECTED_TAG) is not None
+    nb, injected = parameterize(nb, job, kernel)
+    nbformat.write(nb, str(source_path))
+    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
+    progress = _Progress(code_cells, sys.stderr if job.progress == "lines" else None)
+    with (
+        open(workdir / "stdout.txt", "w", encoding="utf-8") as out,
+        open(workdir / "stderr.txt", "w", encoding="utf-8") as err,
+    ):
+        try:
+            papermill.execute_notebook(
+                str(source_path),
+                str(output),
+                engine_name=ENGINE,
+                kernel_name=kernel.name,
+                language=kernel.language,
+                progress_bar=job.progress == "bar",
+                stdout_file=out,
+                stderr_file=err,
+                execution_timeout=job.timeout,
+                km=manager,
+                hooks={"on_cell_start": progress.start, "on_cell_executed": progress.executed},
+            )
+        except Exception as exc:
+            outcome.failure = _failure(
+                exc, handle, progress, injected, replaced, job.timeout, job.name
+            )
+
+
 def execute(job: Job) -> Outcome:
     """Execute ``job`` in a worker thread and wait; Ctrl-C stops its kernel and returns an
     ``interrupted`` outcome (the caller decides whether to re-raise)."""
     outcome = Outcome(status="failed")
     handle = kernels.register(job.key)
-    thread = threading.Thread(target=_run, args=(job, handle, outcome), daemon=True,
-                              name=f"mlops-execute-{job.key[:8]}")
+    thread = threading.Thread(
+        target=_run, args=(job, handle, outcome), daemon=True, name=f"mlops-execute-{job.key[:8]}"
+    )
     try:
         thread.start()
         while thread.is_alive():

@@ -14,6 +14,7 @@ SQLite database or blob folder is refused for it. ``dask`` alone starts a local 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 import socket
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,10 +56,8 @@ class LocalExecutor:
 
 def _local_addresses() -> set[str]:
     names = {"localhost", "127.0.0.1", "::1", hostname(), socket.getfqdn()}
-    try:
+    with contextlib.suppress(OSError):
         names.update(socket.gethostbyname_ex(hostname())[2])
-    except OSError:
-        pass
     return names
 
 
@@ -88,13 +87,17 @@ class DaskExecutor:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise UsageError("the dask executor needs dask.distributed: "
-                             "pip install 'mlops_nb[team]'") from None
+            raise UsageError(
+                "the dask executor needs dask.distributed: pip install 'mlops_nb[team]'"
+            ) from None
         self.cluster = None
         if address is None:
             self.cluster = LocalCluster(
-                n_workers=jobs or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None,
+                n_workers=jobs or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
             )
             address = self.cluster.scheduler_address
         else:
@@ -102,8 +105,10 @@ class DaskExecutor:
         try:
             self.client = Client(address, timeout=30)
         except (OSError, TimeoutError) as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {address} ({exc}); "
-                             "start it (dask scheduler) or fix --executor") from None
+            raise UsageError(
+                f"cannot reach the Dask scheduler at {address} ({exc}); "
+                "start it (dask scheduler) or fix --executor"
+            ) from None
         workers = self.client.scheduler_info(n_workers=-1)["workers"]
         for worker in workers:
             check_shared_store(project, urlsplit(worker).hostname or worker)

@@ -16,25 +16,31 @@ from .results import PipelineResult
 
 
 def junit_xml(result: PipelineResult) -> ET.ElementTree:
-    failures = sum(s.status == "failed" for s in result.steps)
-    skipped = sum(s.status in ("cached", "skipped") for s in result.steps)
-    total = sum(s.duration for s in result.steps)
-    suites = ET.Element("testsuites", name=result.name, tests=str(len(result.steps)),
-                        failures=str(failures), errors="0", skipped=str(skipped),
-                        time=f"{total:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name=result.name, tests=str(len(result.steps)),
-                          failures=str(failures), errors="0", skipped=str(skipped),
-                          time=f"{total:.3f}")
+    counts = {
+        "name": result.name,
+        "tests": str(len(result.steps)),
+        "failures": str(sum(s.status == "failed" for s in result.steps)),
+        "errors": "0",
+        "skipped": str(sum(s.status in ("cached", "skipped") for s in result.steps)),
+        "time": f"{sum(s.duration for s in result.steps):.3f}",
+    }
+    suites = ET.Element("testsuites", counts)
+    suite = ET.SubElement(suites, "testsuite", counts)
     if result.run_id:
         properties = ET.SubElement(suite, "properties")
         ET.SubElement(properties, "property", name="run_id", value=result.run_id)
     for step in result.steps:
-        case = ET.SubElement(suite, "testcase", classname=result.name, name=step.name,
-                             time=f"{step.duration:.3f}")
+        case = ET.SubElement(
+            suite, "testcase", classname=result.name, name=step.name, time=f"{step.duration:.3f}"
+        )
         if step.status == "failed":
             error = step.error
-            failure = ET.SubElement(case, "failure", message=step.reason,
-                                    type=(error.ename or error.kind) if error else "failed")
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=step.reason,
+                type=(error.ename or error.kind) if error else "failed",
+            )
             failure.text = error.details() if error else step.reason
         elif step.status in ("cached", "skipped"):
             ET.SubElement(case, "skipped", message=f"{step.status}: {step.reason}")
@@ -45,11 +51,16 @@ def junit_xml(result: PipelineResult) -> ET.ElementTree:
 
 
 def check_junit_path(path: str | os.PathLike[str]) -> Path:
+    """Where the report goes (its folder is created, like pytest's ``--junitxml``)."""
     target = Path(path)
-    if not target.parent.is_dir():
-        raise UsageError(f"junit report folder {target.parent} does not exist; create it first")
     if target.is_dir():
         raise UsageError(f"junit report {target} is a folder; give a file like report.xml")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the junit report folder {target.parent}: {exc.strerror}"
+        ) from None
     return target
 
 

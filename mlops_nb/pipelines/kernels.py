@@ -28,8 +28,9 @@ class KernelChoice:
     warning: str | None = None
 
 
-def resolve_kernel(requested: str | None, notebook_kernel: str | None,
-                   language: str | None) -> KernelChoice:
+def resolve_kernel(
+    requested: str | None, notebook_kernel: str | None, language: str | None
+) -> KernelChoice:
     from jupyter_client.kernelspec import KernelSpecManager
 
     manager = KernelSpecManager()

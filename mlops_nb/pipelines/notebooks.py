@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .parameters import INJECTED_TAG, ParameterCell, cell_source, cell_tags, inspect_cells, python_code
+from .parameters import (
+    INJECTED_TAG,
+    ParameterCell,
+    cell_source,
+    cell_tags,
+    inspect_cells,
+    python_code,
+)
 
 ERROR_MARKER_TAG = "papermill-error-cell-tag"
 _cache: dict[tuple[str, int, int], NotebookSource] = {}

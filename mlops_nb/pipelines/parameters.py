@@ -37,8 +37,14 @@ PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
 _UNSET: Any = object()
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
-_ALIASES = {"List": "list", "Dict": "dict", "Sequence": "list", "Mapping": "dict",
-            "tuple": "list", "Tuple": "list"}
+_ALIASES = {
+    "List": "list",
+    "Dict": "dict",
+    "Sequence": "list",
+    "Mapping": "dict",
+    "tuple": "list",
+    "Tuple": "list",
+}
 _SECRET = re.compile(r"^secret(?::\s*(?P<env>[A-Za-z_][A-Za-z0-9_]*))?\s*(?P<help>.*)$")
 _TYPE_COMMENT = re.compile(r"^type:\s*(?P<type>\S+)\s*(?P<help>.*)$")
 
@@ -74,7 +80,8 @@ class ParameterCell:
     def defaults(self) -> dict[str, Any]:
         """Literal defaults of the non-secret parameters (what a run logs when not overridden)."""
         return {
-            name: p.default for name, p in self.parameters.items()
+            name: p.default
+            for name, p in self.parameters.items()
             if p.has_literal_default and p.secret_env is None
         }
 
@@ -124,8 +131,11 @@ def _annotation(node: ast.expr | None) -> tuple[str | None, bool]:
         except SyntaxError:
             return None, False
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        sides = [s for s in (node.left, node.right)
-                 if not (isinstance(s, ast.Constant) and s.value is None)]
+        sides = [
+            s
+            for s in (node.left, node.right)
+            if not (isinstance(s, ast.Constant) and s.value is None)
+        ]
         return (_annotation(sides[0])[0], True) if len(sides) == 1 else (None, False)
     if isinstance(node, ast.Subscript):
         outer, _ = _annotation(node.value)
@@ -200,8 +210,12 @@ def parse_parameters(source: str, where: str = "parameters cell") -> dict[str, P
         text = "\n".join(lines[node.lineno - 1 : node.end_lineno])
         default_source = text.split("=", 1)[1].split("#", 1)[0].strip() if "=" in text else ""
         found[target.id] = Parameter(
-            name=target.id, type=kind, optional=optional or default is None,
-            default_source=default_source, help=comment.strip(), secret_env=secret_env,
+            name=target.id,
+            type=kind,
+            optional=optional or default is None,
+            default_source=default_source,
+            help=comment.strip(),
+            secret_env=secret_env,
             default=default,
         )
     return found
@@ -219,7 +233,9 @@ def inspect_cells(cells: list[Mapping[str, Any]], where: str) -> ParameterCell:
     index = find_tagged(cells, PARAMETERS_TAG)
     if index is None:
         return ParameterCell(None, {})
-    return ParameterCell(index, parse_parameters(cell_source(cells[index]), f"{where} cell {index}"))
+    return ParameterCell(
+        index, parse_parameters(cell_source(cells[index]), f"{where} cell {index}")
+    )
 
 
 # --- values --------------------------------------------------------------------------------

@@ -49,8 +49,10 @@ def parse_ref(text: str) -> Ref:
             raise RefError(f"${{{text}}} must name a {head[:-1]}: ${{{head}.NAME}}")
         return Ref(text, head, rest)
     if not body or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", body):
-        raise RefError(f"${{{text}}} is not a reference: use ${{vars.NAME}}, ${{inputs.NAME}} "
-                       "or ${steps.STEP.outputs.KEY}")
+        raise RefError(
+            f"${{{text}}} is not a reference: use ${{vars.NAME}}, ${{inputs.NAME}} "
+            "or ${steps.STEP.outputs.KEY}"
+        )
     return Ref(text, "vars", body)
 
 

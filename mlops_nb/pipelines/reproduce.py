@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ..errors import UsageError
-from ..store import schema
 from ..tracking.runs import Run, create_run, end_run, log_batch
 from .execute import Failure, execute
 from .notebooks import NotebookSource, parse_notebook
@@ -48,14 +45,9 @@ class ReproduceResult:
 
 def datasets_read(project: Project, run_id: str) -> dict[str, int]:
     """Dataset name -> version a run recorded as input."""
-    lineage, versions = schema.dataset_lineage, schema.dataset_versions
-    with project.db.read() as conn:
-        rows = conn.execute(
-            sa.select(versions.c.name, versions.c.version)
-            .join(lineage, lineage.c.dataset_version_id == versions.c.id)
-            .where(lineage.c.run_id == run_id, lineage.c.direction == "input")
-        ).all()
-    return {name: version for name, version in rows}
+    from ..data.lineage import inputs_of
+
+    return {version.name: version.version for version in inputs_of(project, run_id)}
 
 
 def recorded_notebook(project: Project, run: Run) -> dict[str, Any]:
@@ -80,21 +72,25 @@ def _pin(value: Any, read: dict[str, int]) -> Any:
     return value
 
 
-def _compare(recorded: dict[str, float], reproduced: dict[str, float],
-             tolerance: float) -> list[tuple[Any, ...]]:
+def _compare(
+    recorded: dict[str, float], reproduced: dict[str, float], tolerance: float
+) -> list[tuple[Any, ...]]:
     rows = []
     for name in sorted(set(recorded) | set(reproduced)):
         a, b = recorded.get(name), reproduced.get(name)
         if a is None or b is None:
             rows.append(("metric", name, a, b, "missing"))
-        elif not (math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
-                  or (math.isnan(a) and math.isnan(b))):
+        elif not (
+            math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+            or (math.isnan(a) and math.isnan(b))
+        ):
             rows.append(("metric", name, a, b, b - a))
     return rows
 
 
-def reproduce_run(project: Project, run_id: str, tolerance: float = 1e-6, *,
-                  progress: str | None = None) -> ReproduceResult:
+def reproduce_run(
+    project: Project, run_id: str, tolerance: float = 1e-6, *, progress: str | None = None
+) -> ReproduceResult:
     import pandas as pd
 
     from ..tracking.query import resolve_run_id
@@ -119,12 +115,17 @@ def reproduce_run(project: Project, run_id: str, tolerance: float = 1e-6, *,
                 overrides[name] = pinned
     overrides = check_parameters(source.parameters, overrides, where.name)
     run = create_run(
-        project, name=f"reproduce {original.name}", experiment=original.experiment,
-        params={**original.params, **overrides}, kind="notebook",
-        tags={"mlops.reproduces": original.run_id}, notebook_path=original.notebook_path,
+        project,
+        name=f"reproduce {original.name}",
+        experiment=original.experiment,
+        params={**original.params, **overrides},
+        kind="notebook",
+        tags={"mlops.reproduces": original.run_id},
+        notebook_path=original.notebook_path,
     )
-    job = make_job(project, run.run_id, source, parameters=overrides, secrets=secrets,
-                   progress=progress)
+    job = make_job(
+        project, run.run_id, source, parameters=overrides, secrets=secrets, progress=progress
+    )
     job.cwd = str(folder if folder.is_dir() else project.root)
     outcome = execute(job)
     record_outcome(project, run.run_id, outcome)
@@ -133,17 +134,25 @@ def reproduce_run(project: Project, run_id: str, tolerance: float = 1e-6, *,
         raise KeyboardInterrupt
     rows = []
     if outcome.failure is not None:
-        rows.append(("execution", "status", original.status, outcome.status,
-                     outcome.failure.message))
+        rows.append(
+            ("execution", "status", original.status, outcome.status, outcome.failure.message)
+        )
     else:
         rows += _compare(original.metrics, run.metrics, float(tolerance))
         again = datasets_read(project, run.run_id)
-        rows += [("dataset", name, read.get(name), again.get(name), "version")
-                 for name in sorted(set(read) | set(again)) if read.get(name) != again.get(name)]
+        rows += [
+            ("dataset", name, read.get(name), again.get(name), "version")
+            for name in sorted(set(read) | set(again))
+            if read.get(name) != again.get(name)
+        ]
     differences = pd.DataFrame(rows, columns=COLUMNS)
     result = ReproduceResult(original.run_id, run.run_id, differences, outcome.failure)
-    log_batch(project, original.run_id, tags={
-        "mlops.reproduced": "true" if result.ok else "false",
-        "mlops.reproduced_by": run.run_id,
-    })
+    log_batch(
+        project,
+        original.run_id,
+        tags={
+            "mlops.reproduced": "true" if result.ok else "false",
+            "mlops.reproduced_by": run.run_id,
+        },
+    )
     return result

@@ -75,10 +75,16 @@ class StepResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "status": self.status, "reason": self.reason,
-            "run_id": self.run_id, "cached_from": self.cached_from,
-            "cache_key": self.cache_key, "duration": round(self.duration, 3),
-            "metrics": self.metrics, "parameters": self.parameters, "outputs": self.outputs,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "run_id": self.run_id,
+            "cached_from": self.cached_from,
+            "cache_key": self.cache_key,
+            "duration": round(self.duration, 3),
+            "metrics": self.metrics,
+            "parameters": self.parameters,
+            "outputs": self.outputs,
             "error": self.error.to_dict() if self.error else None,
         }
 
@@ -106,8 +112,14 @@ class PipelineResult:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "run_id": self.run_id, "ok": self.ok, "status": self.status,
-                "dry_run": self.dry_run, "steps": [s.to_dict() for s in self.steps]}
+        return {
+            "name": self.name,
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "steps": [s.to_dict() for s in self.steps],
+        }
 
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd

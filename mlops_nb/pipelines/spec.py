@@ -17,6 +17,10 @@ steps:
     gate: ["metrics.auc >= 0.8"]
     timeout: 600                # seconds per cell
     kernel: python3
+  tune:
+    notebook: 02_train.ipynb
+    grid: {model: [logreg, forest], C: [0.5, 1.0]}   # one run per combination
+    select: metrics.auc         # the best point is the step's result (":asc" for lowest)
 ```
 
 Inputs are files or folders, or dataset references (anything with ``@``, like
@@ -24,7 +28,9 @@ Inputs are files or folders, or dataset references (anything with ``@``, like
 or ``{model: NAME}``. A step also depends on the steps its parameters reference and on the
 steps producing its inputs, without listing them in ``needs``. Gates are conditions on the
 step run's ``metrics.*``/``params.*`` or ``{data_checks: passed}`` (the datasets the step
-produced passed their checks).
+produced passed their checks). A step with a ``grid:`` runs once per combination of values
+(each point cached on its own, in parallel with ``--jobs``); ``select:`` names the metric
+that picks the point whose outputs and metrics later steps see and the gates judge.
 """
 
 from __future__ import annotations
@@ -40,12 +46,24 @@ from ..conditions import Condition, parse_condition
 from ..errors import UsageError
 from ..names import check_name
 from . import dag, refs
+from .grid import expand_grid, parse_sort
 from .notebooks import NotebookSource, load_notebook
 from .parameters import check_parameters, known_parameter
 
 TOP_KEYS = ("name", "experiment", "description", "vars", "steps")
-STEP_KEYS = ("notebook", "description", "parameters", "needs", "inputs", "outputs", "gate",
-             "timeout", "kernel")
+STEP_KEYS = (
+    "notebook",
+    "description",
+    "parameters",
+    "needs",
+    "inputs",
+    "outputs",
+    "gate",
+    "timeout",
+    "kernel",
+    "grid",
+    "select",
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +89,7 @@ class GateDecl:
     text: str
     line: int
     condition: Condition | None = None
-    data_checks: str | None = None
+    data_checks: bool = False  # the step's dataset outputs must pass their data checks
 
 
 @dataclass
@@ -86,6 +104,8 @@ class StepSpec:
     gates: list[GateDecl] = field(default_factory=list)
     timeout: float | None = None
     kernel: str | None = None
+    points: list[dict[str, Any]] = field(default_factory=list)  # the grid, one dict per point
+    select: tuple[str, bool] | None = None  # (metrics.NAME or params.NAME, ascending)
 
     def output(self, key: str) -> OutputDecl | None:
         return next((o for o in self.outputs if o.name == key), None)
@@ -196,12 +216,14 @@ class _Checker:
             lines = [f"{self.doc.path} line {line}: {msg}" for line, msg in sorted(self.problems)]
             raise UsageError("\n".join(lines))
 
-    def keys(self, value: dict, allowed: tuple[str, ...], path: tuple[Any, ...],
-             what: str) -> None:
+    def keys(self, value: dict, allowed: tuple[str, ...], path: tuple[Any, ...], what: str) -> None:
         for key in value:
             if key not in allowed:
-                self.error((*path, key), f"unknown {what} key {key!r}"
-                           f"{dag.suggest(str(key), allowed)}; allowed: {', '.join(allowed)}")
+                self.error(
+                    (*path, key),
+                    f"unknown {what} key {key!r}"
+                    f"{dag.suggest(str(key), allowed)}; allowed: {', '.join(allowed)}",
+                )
 
     def names(self, value: Any, path: tuple[Any, ...]) -> list[str]:
         if value is None:
@@ -248,8 +270,9 @@ def load_pipeline(path: str | Path) -> PipelineSpec:
             f"({chain}); remove one of these dependencies"
         ) from None
     experiment = data.get("experiment") or "default"
-    return PipelineSpec(path, str(data.get("name") or path.stem), str(experiment),
-                        variables, steps, order)
+    return PipelineSpec(
+        path, str(data.get("name") or path.stem), str(experiment), variables, steps, order
+    )
 
 
 def _step(check: _Checker, folder: Path, name: str, body: Any) -> StepSpec | None:
@@ -277,11 +300,13 @@ def _step(check: _Checker, folder: Path, name: str, body: Any) -> StepSpec | Non
     step.needs = check.names(body.get("needs"), (*where, "needs"))
     step.parameters = _parameters(check, step, body.get("parameters"), where)
     step.inputs = _inputs(check, folder, body.get("inputs"), (*where, "inputs"))
-    step.outputs = _outputs(check, folder, body.get("outputs"), (*where, "outputs"))
+    step.outputs = _outputs(check, body.get("outputs"), (*where, "outputs"))
     step.gates = _gates(check, body.get("gate"), (*where, "gate"))
+    _grid(check, step, body.get("grid"), body.get("select"), where)
     timeout = body.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+    ):
         check.error((*where, "timeout"), "timeout must be a positive number of seconds per cell")
     step.timeout = float(timeout) if isinstance(timeout, (int, float)) else None
     kernel = body.get("kernel")
@@ -291,8 +316,9 @@ def _step(check: _Checker, folder: Path, name: str, body: Any) -> StepSpec | Non
     return step
 
 
-def _parameters(check: _Checker, step: StepSpec, value: Any,
-                where: tuple[Any, ...]) -> dict[str, Any]:
+def _parameters(
+    check: _Checker, step: StepSpec, value: Any, where: tuple[Any, ...]
+) -> dict[str, Any]:
     if value is None:
         return {}
     path = (*where, "parameters")
@@ -316,6 +342,36 @@ def _parameters(check: _Checker, step: StepSpec, value: Any,
     return dict(value)
 
 
+def _grid(check: _Checker, step: StepSpec, grid: Any, select: Any, where: tuple[Any, ...]) -> None:
+    """``grid:`` runs the notebook once per combination; ``select:`` picks the point whose
+    outputs and metrics the step passes on (and its gates judge)."""
+    if grid is None:
+        if select is not None:
+            check.error((*where, "select"), "select: needs a grid: to select from")
+        return
+    path = (*where, "grid")
+    if not isinstance(grid, dict):
+        check.error(path, "grid must map parameter names to lists of values")
+        return
+    for name in grid:
+        if name in step.parameters:
+            check.error((*path, name), f"{name} is set both in parameters and in grid; keep one")
+    try:
+        step.points = expand_grid(step.notebook, grid)
+    except UsageError as exc:
+        check.error(path, str(exc))
+    try:
+        step.select = parse_sort(select)
+    except UsageError as exc:
+        check.error((*where, "select"), str(exc))
+    if step.select is None:
+        check.error(
+            path,
+            "a step with a grid needs select: (e.g. 'select: metrics.auc') to "
+            "pick the point that later steps use",
+        )
+
+
 def _inputs(check: _Checker, folder: Path, value: Any, path: tuple[Any, ...]) -> list[InputDecl]:
     found = []
     for index, item in enumerate(_as_list(check, value, path, "inputs")):
@@ -327,25 +383,31 @@ def _inputs(check: _Checker, folder: Path, value: Any, path: tuple[Any, ...]) ->
             found.append(InputDecl("dataset", item, line))
         elif isinstance(item, str):
             if not (folder / item).exists():
-                check.error((*path, index), f"input {item!r} does not exist (paths are relative "
-                            f"to {folder})")
+                check.error(
+                    (*path, index),
+                    f"input {item!r} does not exist (paths are relative to {folder})",
+                )
             found.append(InputDecl("file", item, line))
         else:
-            check.error((*path, index), "an input is a path, a dataset ref like 'train@latest' "
-                        "or {dataset: NAME}")
+            check.error(
+                (*path, index),
+                "an input is a path, a dataset ref like 'train@latest' or {dataset: NAME}",
+            )
     return found
 
 
-def _outputs(check: _Checker, folder: Path, value: Any,
-             path: tuple[Any, ...]) -> list[OutputDecl]:
+def _outputs(check: _Checker, value: Any, path: tuple[Any, ...]) -> list[OutputDecl]:
     found = []
     for index, item in enumerate(_as_list(check, value, path, "outputs")):
         line = check.doc.line(*path, index)
         if isinstance(item, str):
             found.append(OutputDecl("file", item, line))
-        elif (isinstance(item, dict) and len(item) == 1
-              and next(iter(item)) in ("dataset", "model", "file")
-              and isinstance(next(iter(item.values())), str)):
+        elif (
+            isinstance(item, dict)
+            and len(item) == 1
+            and next(iter(item)) in ("dataset", "model", "file")
+            and isinstance(next(iter(item.values())), str)
+        ):
             kind, name = next(iter(item.items()))
             if kind != "file":
                 try:
@@ -363,10 +425,9 @@ def _gates(check: _Checker, value: Any, path: tuple[Any, ...]) -> list[GateDecl]
     for index, item in enumerate(_as_list(check, value, path, "gate")):
         line = check.doc.line(*path, index)
         if isinstance(item, dict) and set(item) == {"data_checks"}:
-            expected = str(item["data_checks"])
-            if expected not in ("passed",):
-                check.error((*path, index), "data_checks gate must be 'data_checks: passed'")
-            found.append(GateDecl(f"data_checks: {expected}", line, data_checks=expected))
+            if item["data_checks"] != "passed":
+                check.error((*path, index), "a data checks gate reads 'data_checks: passed'")
+            found.append(GateDecl("data_checks: passed", line, data_checks=True))
             continue
         try:
             condition = parse_condition(item, f"gate {item!r}")
@@ -388,8 +449,9 @@ def _as_list(check: _Checker, value: Any, path: tuple[Any, ...], what: str) -> l
     return []
 
 
-def _link(check: _Checker, steps: dict[str, StepSpec], variables: dict[str, Any],
-          declared: set[str]) -> None:
+def _link(
+    check: _Checker, steps: dict[str, StepSpec], variables: dict[str, Any], declared: set[str]
+) -> None:
     """Check needs and references; add the dependencies that references and inputs imply.
     Steps in ``declared`` that failed their own checks are not reported again here."""
     producers: dict[tuple[str, str], str] = {}
@@ -397,17 +459,22 @@ def _link(check: _Checker, steps: dict[str, StepSpec], variables: dict[str, Any]
         for out in step.outputs:
             key = (out.kind, _key(out.kind, out.name))
             if key in producers:
-                check.error(("steps", step.name, "outputs"),
-                            f"{out.kind} {out.name!r} is also an output of step "
-                            f"{producers[key]!r}; each output has one producer")
+                check.error(
+                    ("steps", step.name, "outputs"),
+                    f"{out.kind} {out.name!r} is also an output of step "
+                    f"{producers[key]!r}; each output has one producer",
+                )
             producers[key] = step.name
     for step in steps.values():
         where = ("steps", step.name)
         step.needs = [n for n in step.needs if n in steps or n not in declared]
         for need in step.needs:
             if need not in steps:
-                check.error((*where, "needs"), f"step {step.name!r} needs {need!r}, which is not "
-                            f"a step{dag.suggest(need, steps)}")
+                check.error(
+                    (*where, "needs"),
+                    f"step {step.name!r} needs {need!r}, which is not "
+                    f"a step{dag.suggest(need, steps)}",
+                )
             elif need == step.name:
                 check.error((*where, "needs"), f"step {step.name!r} cannot need itself")
         implied = []
@@ -433,12 +500,15 @@ def _link(check: _Checker, steps: dict[str, StepSpec], variables: dict[str, Any]
         step.needs = list(dict.fromkeys([*step.needs, *implied]))
 
 
-def _check_ref(ref: refs.Ref, step: StepSpec, steps: dict[str, StepSpec],
-               variables: dict[str, Any]) -> str | None:
+def _check_ref(
+    ref: refs.Ref, step: StepSpec, steps: dict[str, StepSpec], variables: dict[str, Any]
+) -> str | None:
     if ref.scope == "vars":
         if ref.name not in variables:
-            return (f"${{{ref.text}}}: no var {ref.name!r}{dag.suggest(ref.name, variables)}; "
-                    "define it under vars:")
+            return (
+                f"${{{ref.text}}}: no var {ref.name!r}{dag.suggest(ref.name, variables)}; "
+                "define it under vars:"
+            )
         return None
     if ref.scope == "inputs":
         names = [i.dataset_name for i in step.inputs if i.kind == "dataset"]
@@ -449,8 +519,10 @@ def _check_ref(ref: refs.Ref, step: StepSpec, steps: dict[str, StepSpec],
         return f"${{{ref.text}}}: {ref.step!r} is not another step{dag.suggest(ref.step, steps)}"
     if ref.field == "outputs" and steps[ref.step].output(ref.name) is None:
         declared = ", ".join(o.name for o in steps[ref.step].outputs) or "none"
-        return (f"${{{ref.text}}}: step {ref.step!r} declares no output {ref.name!r} "
-                f"(its outputs: {declared})")
+        return (
+            f"${{{ref.text}}}: step {ref.step!r} declares no output {ref.name!r} "
+            f"(its outputs: {declared})"
+        )
     return None
 
 

@@ -1,8 +1,8 @@
 """Step inputs and outputs: digests of files and dataset versions, and what a run produced.
 
-Dataset references (``train@latest``, ``train@3``, ``train``) are resolved against the
-``dataset_versions`` table when the step is about to run, so a step reads one pinned version
-(``${inputs.train}`` gives ``train@3``) and its cache key holds that version's digest.
+Dataset references (``train@latest``, ``train@3``, ``train``) are resolved when the step is
+about to run, so a step reads one pinned version (``${inputs.train}`` gives ``train@3``) and
+its cache key holds that version's digest.
 Outputs a run produced are found by the run id: dataset versions it created or recorded as
 output lineage, model versions it registered.
 """
@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..errors import NotFoundError, UsageError
+from ..errors import UsageError
 from ..store import schema
 from .execute import digest_path
 
@@ -27,54 +26,18 @@ if TYPE_CHECKING:
     from .spec import InputDecl, OutputDecl
 
 
-@dataclass(frozen=True)
-class DatasetVersionRef:
-    id: int
-    name: str
-    version: int
-    digest: str
-
-    @property
-    def pinned(self) -> str:
-        return f"{self.name}@{self.version}"
-
-
-def parse_dataset_ref(ref: str) -> tuple[str, int | None]:
-    """``name@3`` -> (name, 3); ``name@latest`` and ``name`` -> (name, None)."""
-    name, _, version = ref.partition("@")
-    if not name:
-        raise UsageError(f"dataset ref {ref!r} has no name; write NAME@VERSION or NAME@latest")
-    if version in ("", "latest"):
-        return name, None
-    if not version.isdigit():
-        raise UsageError(f"dataset ref {ref!r}: the version must be a number or 'latest'")
-    return name, int(version)
-
-
-def resolve_dataset(project: Project, ref: str) -> DatasetVersionRef:
-    name, version = parse_dataset_ref(ref)
-    table = schema.dataset_versions
-    query = sa.select(table.c.id, table.c.name, table.c.version, table.c.digest).where(
-        table.c.name == name
-    )
-    query = query.where(table.c.version == version) if version is not None else query
-    with project.db.read() as conn:
-        row = conn.execute(query.order_by(table.c.version.desc()).limit(1)).first()
-    if row is None:
-        raise NotFoundError(f"dataset {ref!r} does not exist; snapshot it first "
-                            "(mlops.snapshot(df, name)) or fix the reference")
-    return DatasetVersionRef(row.id, row.name, row.version, row.digest)
-
-
-def input_digests(project: Project, folder: Path,
-                  inputs: list[InputDecl]) -> tuple[dict[str, str], dict[str, str]]:
+def input_digests(
+    project: Project, folder: Path, inputs: list[InputDecl]
+) -> tuple[dict[str, str], dict[str, str]]:
     """(``{"file:path"|"dataset:name": digest}``, ``{dataset name: pinned ref}``)."""
+    from ..data.refs import resolve
+
     digests, pins = {}, {}
     for item in inputs:
         if item.kind == "dataset":
-            found = resolve_dataset(project, item.value)
+            found = resolve(project, item.value)
             digests[f"dataset:{found.name}"] = f"{found.version}:{found.digest}"
-            pins[found.name] = found.pinned
+            pins[found.name] = found.ref
         else:
             digest = digest_path(folder / item.value)
             if digest is None:
@@ -83,49 +46,53 @@ def input_digests(project: Project, folder: Path,
     return digests, pins
 
 
-def produced_outputs(project: Project, run_id: str, outputs: list[OutputDecl],
-                     files: dict[str, str | None], folder: Path) -> tuple[dict[str, Any], list[str]]:
+def _produced(out: OutputDecl, run_id: str) -> sa.Select:
+    """The newest version of a dataset/model output that ``run_id`` created (for datasets:
+    or recorded as its output, which a deduplicated snapshot does)."""
+    if out.kind == "model":
+        models = schema.model_versions
+        return (
+            sa.select(models.c.version, models.c.digest)
+            .where(models.c.name == out.name, models.c.run_id == run_id)
+            .order_by(models.c.version.desc())
+            .limit(1)
+        )
+    datasets, lineage = schema.dataset_versions, schema.dataset_lineage
+    as_output = sa.select(lineage.c.dataset_version_id).where(
+        lineage.c.run_id == run_id, lineage.c.direction == "output"
+    )
+    return (
+        sa.select(datasets.c.id, datasets.c.version, datasets.c.digest)
+        .where(
+            datasets.c.name == out.name,
+            sa.or_(datasets.c.run_id == run_id, datasets.c.id.in_(as_output)),
+        )
+        .order_by(datasets.c.version.desc())
+        .limit(1)
+    )
+
+
+def produced_outputs(
+    project: Project,
+    run_id: str,
+    outputs: list[OutputDecl],
+    files: dict[str, str | None],
+    folder: Path,
+) -> tuple[dict[str, Any], list[str]]:
     """What the run produced for each declared output, and the declared ones it did not."""
     found: dict[str, Any] = {"files": {}, "datasets": {}, "models": {}}
     missing = []
-    datasets, lineage, models = schema.dataset_versions, schema.dataset_lineage, schema.model_versions
     with project.db.read() as conn:
         for out in outputs:
             if out.kind == "file":
-                digest = files.get(str(folder / out.name))
-                if digest is None:
-                    missing.append(f"file {out.name}")
-                else:
-                    found["files"][out.name] = digest
-            elif out.kind == "dataset":
-                by_run = sa.or_(
-                    datasets.c.run_id == run_id,
-                    datasets.c.id.in_(
-                        sa.select(lineage.c.dataset_version_id).where(
-                            lineage.c.run_id == run_id, lineage.c.direction == "output"
-                        )
-                    ),
-                )
-                row = conn.execute(
-                    sa.select(datasets.c.id, datasets.c.version, datasets.c.digest)
-                    .where(datasets.c.name == out.name, by_run)
-                    .order_by(datasets.c.version.desc()).limit(1)
-                ).first()
-                if row is None:
-                    missing.append(f"dataset {out.name}")
-                else:
-                    found["datasets"][out.name] = {"id": row.id, "version": row.version,
-                                                   "digest": row.digest}
+                value = files.get(str(folder / out.name))
             else:
-                row = conn.execute(
-                    sa.select(models.c.version, models.c.digest)
-                    .where(models.c.name == out.name, models.c.run_id == run_id)
-                    .order_by(models.c.version.desc()).limit(1)
-                ).first()
-                if row is None:
-                    missing.append(f"model {out.name}")
-                else:
-                    found["models"][out.name] = {"version": row.version, "digest": row.digest}
+                row = conn.execute(_produced(out, run_id)).first()
+                value = dict(row._mapping) if row is not None else None
+            if value is None:
+                missing.append(f"{out.kind} {out.name}")
+            else:
+                found[f"{out.kind}s"][out.name] = value
     return found, missing
 
 

@@ -7,19 +7,18 @@ re-running a grid with one new value runs only the new points.
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UsageError
 from ..tracking.runs import create_run, end_run, log_batch
 from .cache import KeyParts, key_packages
 from .executors import make_executor
-from .notebooks import NotebookSource, load_notebook, local_modules
-from .parameters import check_parameters, check_secrets
+from .grid import expand_grid, parse_sort, point_label
+from .notebooks import load_notebook, local_modules
+from .parameters import check_secrets
 from .results import StepResult
 from .runner import Planned, Runner, Task
 from .tracked import check_timeout, choose_kernel, display_path
@@ -52,36 +51,9 @@ class SweepResult:
         return next(p for p in self.points if p.name == name)
 
 
-def expand_grid(source: NotebookSource, grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the grid's values, each checked against the parameters cell."""
-    if not isinstance(grid, Mapping) or not grid:
-        raise UsageError("grid must be a non-empty mapping of parameter name to list of values")
-    axes = []
-    for name, values in grid.items():
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise UsageError(f"grid {name}: give a non-empty list of values, not {values!r}")
-        axes.append([(name, v) for v in values])
-    points = [dict(combo) for combo in itertools.product(*axes)]
-    return [check_parameters(source.parameters, p, source.path.name) for p in points]
-
-
-def point_label(point: Mapping[str, Any]) -> str:
-    return ",".join(f"{k}={v}" for k, v in point.items())
-
-
-def parse_sort(sort: str | None) -> tuple[str, bool] | None:
-    """``metrics.auc`` (descending), ``metrics.loss:asc``, ``params.lr:asc`` -> (column, asc)."""
-    if not sort:
-        return None
-    column, _, direction = sort.partition(":")
-    if not column.startswith(("metrics.", "params.")) or direction not in ("", "asc", "desc"):
-        raise UsageError(f"sort {sort!r}: use metrics.NAME or params.NAME, optionally with "
-                         ":asc or :desc (metrics sort descending by default)")
-    return column, direction == "asc"
-
-
-def summary_frame(points: list[StepResult], grid: Mapping[str, Any],
-                  sort: tuple[str, bool] | None) -> pd.DataFrame:
+def summary_frame(
+    points: list[StepResult], grid: Mapping[str, Any], sort: tuple[str, bool] | None
+) -> pd.DataFrame:
     import pandas as pd
 
     metric_names = sorted({k for p in points for k in p.metrics})
@@ -97,15 +69,25 @@ def summary_frame(points: list[StepResult], grid: Mapping[str, Any],
         column, ascending = sort
         if column not in frame.columns:  # e.g. every point failed before logging it
             frame[column] = math.nan
-        frame = frame.sort_values(column, ascending=ascending, na_position="last",
-                                  kind="stable").reset_index(drop=True)
+        frame = frame.sort_values(
+            column, ascending=ascending, na_position="last", kind="stable"
+        ).reset_index(drop=True)
     return frame
 
 
-def run_sweep(project: Project, path: str | os.PathLike[str], grid: Mapping[str, Sequence[Any]],
-              *, jobs: int | None = None, executor: str = "local", sort: str | None = None,
-              experiment: str | None = None, timeout: float | None = None, force: bool = False,
-              progress: bool = False) -> SweepResult:
+def run_sweep(
+    project: Project,
+    path: str | os.PathLike[str],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    jobs: int | None = None,
+    executor: str = "local",
+    sort: str | None = None,
+    experiment: str | None = None,
+    timeout: float | None = None,
+    force: bool = False,
+    progress: bool = False,
+) -> SweepResult:
     source = load_notebook(path)
     points = expand_grid(source, grid)
     order = parse_sort(sort)
@@ -113,22 +95,37 @@ def run_sweep(project: Project, path: str | os.PathLike[str], grid: Mapping[str,
     check_secrets(source.parameters)
     kernel = choose_kernel(source, None).name
     scope = f"sweep:{display_path(project, source.path)}"
-    common = {"notebook": source.digest, "kernel": kernel, "code": local_modules(source),
-              "packages": key_packages(project, source)}
+    common = {
+        "notebook": source.digest,
+        "kernel": kernel,
+        "code": local_modules(source),
+        "packages": key_packages(project, source),
+    }
     tasks = [
-        Task(name=point_label(point), source=source, scope=scope, folder=source.path.parent,
-             plan=lambda _results, p=point: Planned(p, KeyParts(parameters=p, **common)),
-             kernel=kernel, timeout=cell_timeout, kind="notebook",
-             tags={"mlops.sweep_point": point_label(point)})
+        Task(
+            name=point_label(point),
+            source=source,
+            scope=scope,
+            folder=source.path.parent,
+            plan=lambda _results, p=point: Planned(p, KeyParts(parameters=p, **common)),
+            kernel=kernel,
+            timeout=cell_timeout,
+            kind="notebook",
+            tags={"mlops.sweep_point": point_label(point)},
+        )
         for point in points
     ]
-    runner = Runner(project, tasks, experiment=experiment or "default", force=force,
-                    progress=progress)
+    runner = Runner(
+        project, tasks, experiment=experiment or "default", force=force, progress=progress
+    )
     pool = make_executor(project, executor, jobs)
     try:
         parent = create_run(
-            project, name=f"sweep {source.path.stem}", experiment=experiment or "default",
-            params={k: list(v) for k, v in grid.items()}, kind="sweep",
+            project,
+            name=f"sweep {source.path.stem}",
+            experiment=experiment or "default",
+            params={k: list(v) for k, v in grid.items()},
+            kind="sweep",
             tags={"mlops.executor": executor, "mlops.points": str(len(points))},
             notebook_path=display_path(project, source.path),
         )

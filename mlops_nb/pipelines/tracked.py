@@ -53,8 +53,7 @@ def choose_kernel(source: NotebookSource, requested: str | None) -> KernelChoice
     """Resolve the kernel before anything starts; a fallback is warned about."""
     choice = resolve_kernel(requested, source.kernel_name, source.language)
     if choice.warning:
-        warnings.warn(f"{source.path.name}: {choice.warning}", KernelFallbackWarning,
-                      stacklevel=3)
+        warnings.warn(f"{source.path.name}: {choice.warning}", KernelFallbackWarning, stacklevel=3)
     return choice
 
 
@@ -73,21 +72,29 @@ def make_job(project: Project, run_id: str, source: NotebookSource, **options: A
     # Secret values travel with the job so a kernel on another host can read them too.
     env.update({var: os.environ[var] for var in secrets.values() if var in os.environ})
     return Job(
-        key=run_id, notebook=source.content, name=display_path(project, source.path),
-        cwd=str(source.path.parent), env=env, **options,
+        key=run_id,
+        notebook=source.content,
+        name=display_path(project, source.path),
+        cwd=str(source.path.parent),
+        env=env,
+        **options,
     )
 
 
-def record_outcome(project: Project, run_id: str, outcome: Outcome,
-                   tags: dict[str, str] | None = None) -> None:
+def record_outcome(
+    project: Project, run_id: str, outcome: Outcome, tags: dict[str, str] | None = None
+) -> None:
     """Store what the execution produced with the run and ingest the kernel's metrics."""
     if outcome.notebook:
         log_artifact(project, run_id, outcome.notebook.encode(), NOTEBOOK_ARTIFACT)
     for name, text in (("stdout.txt", outcome.stdout), ("stderr.txt", outcome.stderr)):
         if text:
             log_artifact(project, run_id, text.encode(), name)
-    all_tags = {"mlops.kernel": outcome.kernel, "mlops.duration": f"{outcome.duration:.3f}",
-                **(tags or {})}
+    all_tags = {
+        "mlops.kernel": outcome.kernel,
+        "mlops.duration": f"{outcome.duration:.3f}",
+        **(tags or {}),
+    }
     if outcome.failure is not None:
         failure = outcome.failure.to_dict()
         log_artifact(project, run_id, json.dumps(failure, indent=2).encode(), "failure.json")

@@ -93,10 +93,9 @@ def of_model(conn: sa.Connection, name: str | None = None) -> dict[tuple[str, in
     return found
 
 
-def move(conn: sa.Connection, name: str, alias: str, version: int) -> int | None:
-    """Point ``alias`` at ``version``; returns the version that held it before."""
+def move(conn: sa.Connection, name: str, alias: str, version: int, previous: int | None) -> None:
+    """Point ``alias`` at ``version``; ``previous`` is its current holder (None: unset)."""
     table = schema.model_aliases
-    previous = holder(conn, name, alias)
     now = time.time()
     if previous is None:
         conn.execute(
@@ -108,7 +107,6 @@ def move(conn: sa.Connection, name: str, alias: str, version: int) -> int | None
             .where(table.c.name == name, table.c.alias == alias)
             .values(version=version, updated_at=now)
         )
-    return previous
 
 
 def remove(conn: sa.Connection, name: str, alias: str) -> int:

@@ -60,11 +60,11 @@ def _run(mv: ModelVersion) -> dict[str, Any] | None:
 
 def _files(mv: ModelVersion) -> dict[str, Any]:
     try:
-        manifest = manifests.read(mv.project.blobs, mv.digest)
+        manifest = manifests.read(mv.project.blobs, mv.flavor, mv.digest)
     except MlopsError as exc:
         return {"error": str(exc)}
     return {
-        "size": manifest.size,
+        "size": sum(f.size for f in manifest.files),
         "files": [{"path": f.path, "size": f.size, "digest": f.digest} for f in manifest.files],
     }
 

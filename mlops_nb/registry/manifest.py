@@ -1,8 +1,9 @@
 """A model version's manifest: its flavor and every file with size and SHA-256.
 
 The manifest is stored as a blob and its digest is the version's ``digest``, so one hash
-pins every byte of the model. Reading verifies the manifest, then each file, before anything
-is deserialized or handed to the caller.
+pins the flavor and every byte of the model. Reading verifies the manifest (and that its
+flavor is the registry row's), then each file, before anything is deserialized or handed to
+the caller.
 """
 
 from __future__ import annotations
@@ -43,15 +44,9 @@ class Manifest:
         body = {"format": FORMAT, "flavor": self.flavor, "files": files}
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
-    @property
-    def size(self) -> int:
-        return sum(f.size for f in self.files)
 
-
-def store(
-    blobs: BlobStore, flavor: str, files: list[tuple[str, bytes | Path]]
-) -> tuple[str, Manifest]:
-    """Put each file (bytes or a path on disk) and the manifest; returns (digest, manifest)."""
+def store(blobs: BlobStore, flavor: str, files: list[tuple[str, bytes | Path]]) -> str:
+    """Put each file (bytes or a path on disk), then the manifest; returns its digest."""
     entries = []
     for path, content in files:
         if isinstance(content, bytes):
@@ -60,11 +55,11 @@ def store(
             digest, size = blobs.put_file(content)
             entries.append(FileEntry(path, digest, size))
     manifest = Manifest(flavor, tuple(sorted(entries, key=lambda e: e.path)))
-    return blobs.put_bytes(manifest.to_bytes()), manifest
+    return blobs.put_bytes(manifest.to_bytes())
 
 
-def read(blobs: BlobStore, digest: str) -> Manifest:
-    """The verified manifest of a version (IntegrityError when it was tampered with)."""
+def read(blobs: BlobStore, flavor: str, digest: str) -> Manifest:
+    """The verified manifest of a ``flavor`` version (IntegrityError when tampered with)."""
     data = blobs.get_bytes(digest, verify=True)
     try:
         body = json.loads(data)
@@ -72,9 +67,15 @@ def read(blobs: BlobStore, digest: str) -> Manifest:
             FileEntry(check_relative_path(f["path"], "model file"), f["digest"], int(f["size"]))
             for f in body["files"]
         )
-        return Manifest(str(body["flavor"]), files)
+        found = str(body["flavor"])
     except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityError(f"model manifest {digest[:12]} is malformed ({exc})") from None
+    if found != flavor:
+        raise IntegrityError(
+            f"model manifest {digest[:12]} is for a {found!r} model, not {flavor!r}: the "
+            "registry row or the manifest was changed"
+        )
+    return Manifest(flavor, files)
 
 
 def _intact(folder: Path, manifest: Manifest) -> bool:

@@ -240,7 +240,7 @@ def promote(
         )
         result.promoted = force or not result.failed
         if result.promoted:
-            aliases.move(writer.conn, name, alias, candidate.version)
+            aliases.move(writer.conn, name, alias, candidate.version, previous)
         action = "override" if force else ("promote" if result.promoted else "reject")
         event = writer.record(
             action, audit.model_subject(name, candidate.version), _details(result, candidate), actor
@@ -331,7 +331,7 @@ def demote(project: Project, name: str, alias: str, reason: str) -> int:
         )
     hooks.configured(project.config, "demote")
     with audit.writing(project) as writer:
-        versions.resolve(writer.conn, name, None)  # NotFoundError for an unknown model
+        versions.get(project, writer.conn, name, None)  # NotFoundError: unknown model
         version = aliases.remove(writer.conn, name, alias)
         details = {"name": name, "version": version, "alias": alias, "reason": reason}
         event = writer.record("demote", audit.model_subject(name, version), details)

@@ -74,7 +74,7 @@ def register(
         "description": description,
         "created_by": current_user(),
     }
-    digest, _ = manifests.store(project.blobs, packed.flavor, packed.files)
+    digest = manifests.store(project.blobs, packed.flavor, packed.files)
     run_id = run.run_id if run is not None else None
     datasets = _datasets(project, run_id)
     with audit.writing(project) as writer:

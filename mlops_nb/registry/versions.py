@@ -75,7 +75,7 @@ class ModelVersion:
         """
         subject = audit.model_subject(self.name, self.version)
         try:
-            manifest = manifests.read(self.project.blobs, self.digest)
+            manifest = manifests.read(self.project.blobs, self.flavor, self.digest)
             if manifest.flavor == "pickle" and trusted:
                 audit.record(
                     self.project,
@@ -122,13 +122,6 @@ def _from_row(project: Project, row: Any, version_aliases: list[str]) -> ModelVe
     )
 
 
-def latest(conn: sa.Connection, name: str) -> int | None:
-    table = schema.model_versions
-    return conn.execute(
-        sa.select(sa.func.max(table.c.version)).where(table.c.name == name)
-    ).scalar()
-
-
 def _missing_model(name: str) -> NotFoundError:
     return NotFoundError(
         f"no model named {name!r}; list models with `mlops models ls` or register one with "
@@ -136,38 +129,45 @@ def _missing_model(name: str) -> NotFoundError:
     )
 
 
-def resolve(conn: sa.Connection, name: str, selector: int | str | None) -> int:
-    """The version number a selector (number, alias or None = latest) points at."""
-    newest = latest(conn, name)
+def _not_found(conn: sa.Connection, name: str, selector: int | str | None) -> NotFoundError:
+    """Why ``selector`` of ``name`` matched nothing, naming what exists."""
+    table = schema.model_versions
+    newest = conn.execute(
+        sa.select(sa.func.max(table.c.version)).where(table.c.name == name)
+    ).scalar()
     if newest is None:
-        raise _missing_model(name)
-    if selector is None:
-        return newest
+        return _missing_model(name)
     if isinstance(selector, int):
-        table = schema.model_versions
-        found = conn.execute(
-            sa.select(table.c.version).where(table.c.name == name, table.c.version == selector)
-        ).scalar()
-        if found is None:
-            raise NotFoundError(f"model {name} has no version {selector} (latest is {newest})")
-        return found
-    version = aliases.holder(conn, name, selector)
-    if version is None:
-        held = sorted({a for names in aliases.of_model(conn, name).values() for a in names})
-        known = f"its aliases are {', '.join(held)}" if held else "it has no aliases yet"
-        raise NotFoundError(f"no version of {name} holds alias {selector!r}; {known}")
-    return version
+        return NotFoundError(f"model {name} has no version {selector} (latest is {newest})")
+    held = sorted({a for names in aliases.of_model(conn, name).values() for a in names})
+    known = f"its aliases are {', '.join(held)}" if held else "it has no aliases yet"
+    return NotFoundError(f"no version of {name} holds alias {selector!r}; {known}")
+
+
+def _row(conn: sa.Connection, name: str, selector: int | str | None) -> Any:
+    """The row a selector (number, alias or None = latest) points at, in one query."""
+    table, held = schema.model_versions, schema.model_aliases
+    query = sa.select(table).where(table.c.name == name)
+    if selector is None:
+        query = query.order_by(table.c.version.desc()).limit(1)
+    elif isinstance(selector, int):
+        query = query.where(table.c.version == selector)
+    else:
+        query = query.join(
+            held, sa.and_(held.c.name == table.c.name, held.c.version == table.c.version)
+        ).where(held.c.alias == selector)
+    row = conn.execute(query).first()
+    if row is None:
+        raise _not_found(conn, name, selector)
+    return row
 
 
 def get(
     project: Project, conn: sa.Connection, name: str, selector: int | str | None
 ) -> ModelVersion:
-    version = resolve(conn, name, selector)
-    table = schema.model_versions
-    row = conn.execute(
-        sa.select(table).where(table.c.name == name, table.c.version == version)
-    ).one()
-    return _from_row(project, row, aliases.of_version(conn, name, version))
+    """The version ``selector`` of ``name`` points at (NotFoundError saying what exists)."""
+    row = _row(conn, name, selector)
+    return _from_row(project, row, aliases.of_version(conn, name, row.version))
 
 
 def newest(conn: sa.Connection, name: str) -> Any:

@@ -10,11 +10,6 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-RUN_FIELDS = (
-    "run_id", "name", "experiment", "status", "kind", "parent_id", "user", "start_time",
-    "end_time", "duration", "reproducible",
-)
-
 
 def _missing(value: Any) -> bool:
     """pandas' NA/NaT (and float NaN/inf) become JSON null."""
@@ -70,11 +65,13 @@ def frame_records(frame: Any) -> list[dict[str, Any]]:
 
 def run_summary(record: Mapping[str, Any]) -> dict[str, Any]:
     """One row of ``list_runs`` as ``{fields..., params: {}, metrics: {}}`` (absent = omitted)."""
-    out = {key: to_jsonable(record.get(key)) for key in RUN_FIELDS}
+    from ..tracking.query import BASE_COLUMNS
+
+    out = {key: to_jsonable(record.get(key)) for key in BASE_COLUMNS}
     for group in ("params", "metrics"):
         prefix = group + "."
         out[group] = {
-            key[len(prefix):]: to_jsonable(value)
+            key[len(prefix) :]: to_jsonable(value)
             for key, value in record.items()
             if key.startswith(prefix) and not _missing(value)
         }

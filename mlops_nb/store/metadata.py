@@ -95,14 +95,20 @@ class MetadataStore:
 
     @contextmanager
     def _server_errors(self) -> Iterator[None]:
-        """A database server that is down or went away: one clear ``StoreError``."""
+        """A full disk, or a database server that is down or went away: one clear error."""
         try:
             yield
         except sa.exc.OperationalError as exc:
+            if self.is_sqlite:
+                if "disk is full" not in str(exc.orig):
+                    raise
+                raise StoreError(
+                    f"store {_describe(self.uri)}: the disk is full; free some space and retry "
+                    "(the change was rolled back, nothing stored before is lost)"
+                ) from None
             # Lost connections are flagged invalidated; failed connects carry no SQLSTATE
             # (errors the server reports, e.g. a deadlock, do).
-            lost = exc.connection_invalidated or getattr(exc.orig, "sqlstate", "") is None
-            if self.is_sqlite or not lost:
+            if not exc.connection_invalidated and getattr(exc.orig, "sqlstate", "") is not None:
                 raise
             raise unreachable(self.uri, exc) from None
 

@@ -9,6 +9,7 @@ as the points. Logs left by dead processes are ingested by the next reader (``re
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import threading
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..errors import StoreError
 from ..store import schema
 from ..store.upsert import Upsert
 
@@ -122,6 +124,7 @@ class MetricLog:
         self._write_lock = threading.Lock()
         self._ingest_lock = threading.Lock()
         self._ingested = 0
+        self._size = 0
         self.dirty = False
         self.last: dict[str, float] = {}
         self._steps: dict[str, int] = {}
@@ -142,7 +145,16 @@ class MetricLog:
         with self._write_lock:
             if self._fd < 0:
                 raise RuntimeError("this run has ended; start a new run to log more")
-            os.write(self._fd, data)
+            try:
+                if os.write(self._fd, data) != len(data):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            except OSError as exc:
+                os.ftruncate(self._fd, self._size)  # never leave half a line behind
+                raise StoreError(
+                    f"cannot log metrics to {self.path}: {exc.strerror}; free some space and "
+                    "retry (points logged before are kept)"
+                ) from None
+            self._size += len(data)
             self.dirty = True
 
     def flush(self, finalize: Callable[[sa.Connection], None] | None = None) -> None:

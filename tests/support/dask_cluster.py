@@ -45,8 +45,11 @@ class DaskCluster:
             self.processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "dask", *args],
-                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                )  # fmt: skip
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             )
 
     def _wait_for_address(self, scheduler_file: Path) -> str:
@@ -69,6 +72,16 @@ class DaskCluster:
     def executor(self) -> str:
         """The ``--executor`` value naming this cluster."""
         return "dask://" + self.address.removeprefix("tcp://")
+
+    def finished_tasks(self) -> set[str]:
+        """Keys of the tasks the workers ran to completion (from the scheduler's log)."""
+        from distributed import Client
+
+        def done(dask_scheduler) -> list[str]:  # type: ignore[no-untyped-def]
+            return [str(t.key) for t in dask_scheduler.transition_log if t.finish == "memory"]
+
+        with Client(self.address, timeout=START_TIMEOUT) as client:
+            return set(client.run_on_scheduler(done))
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.dir.glob("*.log")))

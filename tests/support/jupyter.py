@@ -48,14 +48,26 @@ class ApiClient:
         self.client, self.loop, self.token = client, loop, token
         self.base = f"{base_url.rstrip('/')}/{API}"
 
-    def fetch(self, path: str, method: str = "GET", body: str | None = None,
-              headers: dict[str, str] | None = None, auth: bool = True) -> Response:
+    def fetch(
+        self,
+        path: str,
+        method: str = "GET",
+        body: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+    ) -> Response:
         """``path`` is sent as given (already escaped), relative to the API root."""
         headers = dict(headers or {})
         if auth:
             headers.setdefault("Authorization", f"token {self.token}")
-        request = self.client.fetch(f"{self.base}/{path}", method=method, body=body,
-                                    headers=headers, raise_error=False, follow_redirects=False)
+        request = self.client.fetch(
+            f"{self.base}/{path}",
+            method=method,
+            body=body,
+            headers=headers,
+            raise_error=False,
+            follow_redirects=False,
+        )
         return Response(self.loop.run_until_complete(request))
 
     def get(self, *parts: str, **params: str) -> Response:
@@ -64,8 +76,9 @@ class ApiClient:
 
     def post(self, *parts: str, body: Any, content_type: str = "application/json") -> Response:
         path = "/".join(quote(str(p), safe="") for p in parts)
-        return self.fetch(path, method="POST", body=json.dumps(body),
-                          headers={"Content-Type": content_type})
+        return self.fetch(
+            path, method="POST", body=json.dumps(body), headers={"Content-Type": content_type}
+        )
 
     def json(self, *parts: str, **params: str) -> Any:
         response = self.get(*parts, **params)
@@ -86,5 +99,6 @@ def error_body(response: Response) -> dict[str, Any]:
 
 @pytest.fixture
 def api(http_server_client, jp_asyncio_loop, jp_serverapp, jp_base_url):
-    return ApiClient(http_server_client, jp_asyncio_loop, jp_base_url,
-                     jp_serverapp.identity_provider.token)
+    return ApiClient(
+        http_server_client, jp_asyncio_loop, jp_base_url, jp_serverapp.identity_provider.token
+    )

@@ -35,8 +35,9 @@ def free_port() -> int:
 def _installed_labextension() -> bool:
     from jupyter_core.paths import jupyter_path
 
-    return any(Path(p, "labextensions", "mlops-nb", "package.json").exists()
-               for p in jupyter_path())
+    return any(
+        Path(p, "labextensions", "mlops-nb", "package.json").exists() for p in jupyter_path()
+    )
 
 
 def _isolated_env(base: Path) -> dict[str, str]:
@@ -46,14 +47,17 @@ def _isolated_env(base: Path) -> dict[str, str]:
     for folder in dirs.values():
         folder.mkdir(parents=True, exist_ok=True)
     env.update(
-        JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_DATA_DIR=str(dirs["data"]),
-        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), IPYTHONDIR=str(dirs["ipython"]),
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        IPYTHONDIR=str(dirs["ipython"]),
     )
     if (BUILT / "package.json").exists():
         (dirs["path"] / "labextensions").mkdir(exist_ok=True)
         (dirs["path"] / "labextensions" / "mlops-nb").symlink_to(BUILT)
-        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(dirs["path"]),
-                                                            env.get("JUPYTER_PATH")]))
+        env["JUPYTER_PATH"] = os.pathsep.join(
+            filter(None, [str(dirs["path"]), env.get("JUPYTER_PATH")])
+        )
     elif not _installed_labextension():
         raise RuntimeError(
             "the mlops-nb labextension is not built: run `npm install && npm run build` in "
@@ -77,8 +81,15 @@ def jupyter_lab(root: Path, base: Path, extra_env: dict[str, str] | None = None)
     env = {**_isolated_env(base), **(extra_env or {})}
     log = base / "jupyter-lab.log"
     argv = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-        f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
@@ -98,8 +109,9 @@ def jupyter_lab(root: Path, base: Path, extra_env: dict[str, str] | None = None)
 
 
 def _wait_ready(url: str, token: str, proc: subprocess.Popen, log: Path) -> None:
-    request = urllib.request.Request(f"{url}/api/status",
-                                     headers={"Authorization": f"token {token}"})
+    request = urllib.request.Request(
+        f"{url}/api/status", headers={"Authorization": f"token {token}"}
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -9,11 +9,21 @@ from mlops_nb.tracking.artifacts import log_artifact
 from mlops_nb.tracking.runs import create_run, end_run, log_batch
 
 NOTEBOOK = {
-    "cells": [{"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
-               "outputs": [], "source": "print('trained')"}],
-    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}},
-    "nbformat": 4, "nbformat_minor": 5,
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": 1,
+            "id": "c1",
+            "metadata": {},
+            "outputs": [],
+            "source": "print('trained')",
+        }
+    ],
+    "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
 }
 
 
@@ -37,11 +47,22 @@ def record_cells(project: Any, run_id: str) -> None:
     from mlops_nb.tracking.cells import CellRecord, assess, store_cells
 
     t = 1_700_000_000.0
-    sources = ["import pandas as pd", "df = pd.read_csv('train.csv')", "model.fit(df)",
-               "df = pd.read_csv('train.csv')"]
+    sources = [
+        "import pandas as pd",
+        "df = pd.read_csv('train.csv')",
+        "model.fit(df)",
+        "df = pd.read_csv('train.csv')",
+    ]
     records = [
-        CellRecord(seq=i + 1, source=src, started_at=t + i, execution_count=i + 1,
-                   ended_at=t + i + 0.25, ok=i != 2, error_type="NameError" if i == 2 else None)
+        CellRecord(
+            seq=i + 1,
+            source=src,
+            started_at=t + i,
+            execution_count=i + 1,
+            ended_at=t + i + 0.25,
+            ok=i != 2,
+            error_type="NameError" if i == 2 else None,
+        )
         for i, src in enumerate(sources)
     ]
     store_cells(project, run_id, records, verdict=assess(records))
@@ -54,10 +75,15 @@ def seed_runs(project: Any) -> Seeded:
     for i, (name, status) in enumerate(
         [("baseline", "finished"), ("tuned", "finished"), ("broken", "failed")]
     ):
-        run = create_run(project, name, experiment="churn", params={"lr": 0.1 * (i + 1), "depth": 3 + i})
-        log_batch(project, run.run_id, metrics=[
-            ("loss", 1.0 / (step + 1 + i), step) for step in range(20)
-        ] + [("auc", 0.80 + 0.05 * i, None)])
+        run = create_run(
+            project, name, experiment="churn", params={"lr": 0.1 * (i + 1), "depth": 3 + i}
+        )
+        log_batch(
+            project,
+            run.run_id,
+            metrics=[("loss", 1.0 / (step + 1 + i), step) for step in range(20)]
+            + [("auc", 0.80 + 0.05 * i, None)],
+        )
         log_artifact(project, run.run_id, b"feature,importance\nage,0.4\n", "importance.csv")
         log_artifact(project, run.run_id, json.dumps(NOTEBOOK).encode(), "notebook.ipynb")
         if name == "baseline":
@@ -81,15 +107,23 @@ def seed_all(project: Any) -> Seeded:
     (project.root / "mlops.yaml").write_text(POLICY)
     Project.forget(project.root)
     seeded = seed_runs(Project.find(project.root))
-    frame = pd.DataFrame({"id": range(1, 7), "age": [31, 45, 27, 52, 38, 29],
-                          "plan": ["a", "b", "a", "c", "b", "a"]})
+    frame = pd.DataFrame(
+        {"id": range(1, 7), "age": [31, 45, 27, 52, 38, 29], "plan": ["a", "b", "a", "c", "b", "a"]}
+    )
     model_file = project.root / "model.json"
     for version, auc in ((1, 0.80), (2, 0.90)):
         with mlops.start_run(f"train-v{version}", experiment="churn") as run:
-            data = frame if version == 1 else pd.concat(
-                [frame.assign(age=frame["age"].where(frame["id"] != 2, 46)),
-                 pd.DataFrame({"id": [7], "age": [60], "plan": ["c"]})], ignore_index=True
-            ).assign(score=0.5)
+            data = (
+                frame
+                if version == 1
+                else pd.concat(
+                    [
+                        frame.assign(age=frame["age"].where(frame["id"] != 2, 46)),
+                        pd.DataFrame({"id": [7], "age": [60], "plan": ["c"]}),
+                    ],
+                    ignore_index=True,
+                ).assign(score=0.5)
+            )
             mlops.snapshot(data, "train")
             mlops.log_metric("auc", auc)
             model_file.write_text(f'{{"weights": [{version}]}}')

@@ -110,19 +110,35 @@ class MlopsHandler(APIHandler):
         elif isinstance(exc, web.HTTPError) and exc.log_message:
             message, extra = exc.log_message % exc.args, {}
         elif status_code >= 500:
-            message, extra = "internal error in the mlops_nb server extension; see the server log", {}
+            message, extra = (
+                "internal error in the mlops_nb server extension; see the server log",
+                {},
+            )
         else:
             message, extra = self._reason, {}
         self.clear_header("Content-Disposition")
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json")
         self.finish(dumps({"error": message, "status": status_code, **extra}))
+
+    def allowed_methods(self) -> list[str]:
+        """The HTTP methods this handler implements (for ``Allow`` on a 405)."""
+        return [
+            method
+            for method in ("GET", "POST", "OPTIONS")
+            if getattr(type(self), method.lower())
+            is not getattr(web.RequestHandler, method.lower())
+        ]
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Log failures without the query string (it may carry the token)."""
         if isinstance(value, web.HTTPError):
             return
         self.log.error(
-            "mlops_nb API error on %s %s", self.request.method, self.request.path,
+            "mlops_nb API error on %s %s",
+            self.request.method,
+            self.request.path,
             exc_info=(typ, value, tb),
         )
 

@@ -11,13 +11,12 @@ from ...names import check_name
 from ..serialize import to_jsonable
 from .base import ApiError, MlopsHandler
 
-VERSION_FIELDS = ("name", "version", "digest", "kind", "rows", "columns", "size", "created_at",
-                  "created_by", "run_id", "description")
-
 
 def version_record(version: Any, runs: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """A version with its schema as ``[{name, dtype}]`` and profile as ``[{column, ...}]``."""
-    record = {field: getattr(version, field) for field in VERSION_FIELDS}
+    from ...data.api import LIST_COLUMNS
+
+    record = {field: getattr(version, field) for field in LIST_COLUMNS}
     schema = version.schema or {}
     profile = (version.profile or {}).get("columns", {})
     record["schema"] = [{"name": c["name"], "dtype": c["dtype"]} for c in schema.get("columns", [])]
@@ -36,16 +35,22 @@ def list_datasets(project: Any) -> dict[str, Any]:
     by_name: dict[str, list[Any]] = {}
     for version in list_versions(project):
         by_name.setdefault(version.name, []).append(version)
-    return to_jsonable({
-        "datasets": [
-            {
-                "name": name, "latest_version": found[-1].version, "versions": len(found),
-                "kind": found[-1].kind, "rows": found[-1].rows, "columns": found[-1].columns,
-                "created_at": found[-1].created_at,
-            }
-            for name, found in sorted(by_name.items())
-        ]
-    })
+    return to_jsonable(
+        {
+            "datasets": [
+                {
+                    "name": name,
+                    "latest_version": found[-1].version,
+                    "versions": len(found),
+                    "kind": found[-1].kind,
+                    "rows": found[-1].rows,
+                    "columns": found[-1].columns,
+                    "created_at": found[-1].created_at,
+                }
+                for name, found in sorted(by_name.items())
+            ]
+        }
+    )
 
 
 def dataset_detail(project: Any, name: str) -> dict[str, Any]:

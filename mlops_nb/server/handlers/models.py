@@ -21,7 +21,7 @@ def version_records(project: Any, name: str | None = None) -> list[dict[str, Any
 
     records = []
     for row in frame_records(frame(project, name)):
-        metrics = {k[len("metrics."):]: row.pop(k) for k in list(row) if k.startswith("metrics.")}
+        metrics = {k[len("metrics.") :]: row.pop(k) for k in list(row) if k.startswith("metrics.")}
         records.append({**row, "metrics": {k: v for k, v in metrics.items() if v is not None}})
     return records
 
@@ -57,8 +57,9 @@ def model_detail(project: Any, name: str) -> dict[str, Any]:
         "name": name,
         "versions": records,
         "aliases": alias_map(records),
-        "audit": frame_records(events(project, name)[["seq", "ts", "actor", "action", "subject",
-                                                       "details"]]),
+        "audit": frame_records(
+            events(project, name)[["seq", "ts", "actor", "action", "subject", "details"]]
+        ),
     }
 
 

@@ -10,6 +10,8 @@ from tornado import web
 
 from ...errors import NotFoundError, UsageError
 from ...names import check_relative_path
+from ...tracking.query import BASE_COLUMNS
+from ...tracking.runs import STATUSES
 from ..serialize import downsample, frame_records, run_summary, to_jsonable
 from .base import ApiError, MlopsHandler
 
@@ -17,11 +19,18 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 50
 MAX_POINTS = 5000
 CHUNK = 256 * 1024
-STATUSES = ("running", "finished", "failed", "crashed", "interrupted")
+DETAIL_FIELDS = (
+    *(c for c in BASE_COLUMNS if c != "duration"),
+    *("host", "notebook_path", "git_commit", "git_dirty", "description"),
+)
 
 
 def list_page(
-    project: Any, limit: int, offset: int, filter: str | None, experiment: str | None,
+    project: Any,
+    limit: int,
+    offset: int,
+    filter: str | None,
+    experiment: str | None,
     status: str | None,
 ) -> dict[str, Any]:
     from ...tracking.query import count_runs, list_runs
@@ -33,7 +42,9 @@ def list_page(
     frame = list_runs(project, experiment=experiment, filter=filter, limit=limit, offset=offset)
     total = count_runs(project, experiment=experiment, filter=filter)
     return {
-        "total": total, "limit": limit, "offset": offset,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
         "runs": [run_summary(record) for record in frame.to_dict("records")],
     }
 
@@ -65,11 +76,6 @@ def lineage(project: Any, run_id: str) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def cell_history(run: Any) -> list[dict[str, Any]]:
-    cells = getattr(run, "cells", None)
-    return [] if cells is None else frame_records(cells)
-
-
 def notebook_artifact(artifacts: list[Any]) -> str | None:
     """The executed notebook saved with the run, if any (the shortest ``.ipynb`` path)."""
     notebooks = sorted((a.path for a in artifacts if a.path.endswith(".ipynb")), key=len)
@@ -85,31 +91,32 @@ def detail(project: Any, run_id: str, max_points: int) -> dict[str, Any]:
         points = frame_records(run.metric_history(key))
         history[key] = {"total": len(points), "points": downsample(points, max_points)}
     artifacts = run.artifacts
-    summary = {
-        "run_id": row.run_id, "name": row.name, "experiment": row.experiment,
-        "status": row.status, "kind": row.kind, "parent_id": row.parent_id, "user": row.user,
-        "host": row.host, "start_time": row.start_time, "end_time": row.end_time,
-        "duration": None if row.end_time is None else row.end_time - row.start_time,
-        "reproducible": row.reproducible, "notebook_path": row.notebook_path,
-        "git_commit": row.git_commit, "git_dirty": row.git_dirty, "description": row.description,
-    }
-    return to_jsonable({
-        "run": summary,
-        "params": run.params,
-        "tags": run.tags,
-        "metrics": metrics,
-        "metric_history": history,
-        "artifacts": [
-            {"path": a.path, "size": a.size, "digest": a.digest, "kind": a.kind,
-             "media_type": a.media_type}
-            for a in artifacts
-        ],
-        "notebook_artifact": notebook_artifact(artifacts),
-        "cells": cell_history(run),
-        "reproducibility_notes": run.reproducibility_notes,
-        "children": [child.run_id for child in run.children],
-        "lineage": lineage(project, run.run_id),
-    })
+    summary = {key: getattr(row, key) for key in DETAIL_FIELDS}
+    summary["duration"] = None if row.end_time is None else row.end_time - row.start_time
+    return to_jsonable(
+        {
+            "run": summary,
+            "params": run.params,
+            "tags": run.tags,
+            "metrics": metrics,
+            "metric_history": history,
+            "artifacts": [
+                {
+                    "path": a.path,
+                    "size": a.size,
+                    "digest": a.digest,
+                    "kind": a.kind,
+                    "media_type": a.media_type,
+                }
+                for a in artifacts
+            ],
+            "notebook_artifact": notebook_artifact(artifacts),
+            "cells": frame_records(run.cells),
+            "reproducibility_notes": run.reproducibility_notes,
+            "children": [child.run_id for child in run.children],
+            "lineage": lineage(project, run.run_id),
+        }
+    )
 
 
 def find_artifact(project: Any, run_id: str, path: str) -> Any:
@@ -125,7 +132,8 @@ class RunsHandler(MlopsHandler):
     @web.authenticated
     async def get(self) -> None:
         page = await self.core(
-            list_page, self.project,
+            list_page,
+            self.project,
             limit=self.int_argument("limit", DEFAULT_PAGE, 1, MAX_PAGE),
             offset=self.int_argument("offset", 0, 0, 2**31),
             filter=self.text_argument("filter"),
@@ -195,8 +203,11 @@ class ArtifactHandler(MlopsHandler):
             return
         self.log.error("mlops_nb: blob %s of artifact %r does not match its digest", digest, path)
         if not self._headers_written:
-            raise ApiError(500, f"artifact {path!r} does not match its recorded digest (corrupted "
-                           "or tampered with); restore the blob or log the artifact again")
+            raise ApiError(
+                500,
+                f"artifact {path!r} does not match its recorded digest (corrupted "
+                "or tampered with); restore the blob or log the artifact again",
+            )
         # Headers are out: the client sees a body shorter than Content-Length, a failed download.
         self.request.connection.close()
         raise web.Finish()

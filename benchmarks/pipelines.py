@@ -1,0 +1,167 @@
+"""Pipelines: ``mlops run`` vs bare papermill, a cached pipeline re-run, a parallel sweep.
+
+1. ``mlops run`` on a 20-cell notebook vs the ``papermill`` CLI on the same notebook (both
+   as fresh processes, alternating, median of ``--repeat``). Bar: overhead <= 10% of wall.
+2. A 3-step pipeline re-run with nothing changed (``mlops pipeline run``, a fresh process)
+   vs executing its three notebooks with papermill, as a user without a cache would. Bar:
+   <= 1 s total, no kernel started.
+3. A 2x4 sweep (8 points, each a fresh kernel doing ~0.3 s of numpy work): ``mlops sweep
+   --jobs 2`` vs ``--jobs 1`` (both ``--force``, so nothing is cached). Bar: >= 1.7x.
+
+Wall times on a shared machine move with its load: the script prints the load average.
+
+Usage: ``python benchmarks/pipelines.py [--repeat 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import print_rows
+
+WORK = (
+    "import numpy as np\n"
+    "rng = np.random.default_rng(seed)\n"
+    "m = rng.random((500, 500))\n"
+    "for _ in range(12):\n"
+    "    m = np.tanh(m @ m / 500)\n"
+    "import mlops_nb as mlops\n"
+    "mlops.log_metric('score', float(m.mean()) * lr)"
+)
+
+
+def write_notebook(path: Path, parameters: str, cells: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    first = nbformat.v4.new_code_cell(parameters)
+    first.metadata.tags = ["parameters"]
+    nb.cells = [first, *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nbformat.write(nb, str(path))
+    return path
+
+
+def run(*args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def mlops(*args: str) -> float:
+    return run(sys.executable, "-m", "mlops_nb.cli", *args)
+
+
+def papermill(notebook: Path, output: Path, *params: str) -> float:
+    return run(
+        sys.executable,
+        "-m",
+        "papermill",
+        "--no-progress-bar",
+        "--cwd",
+        str(notebook.parent),
+        str(notebook),
+        str(output),
+        *params,
+    )
+
+
+def bench_run(folder: Path, repeat: int) -> tuple[str, str, str, str]:
+    cells = [f"x{i} = sum(range({1000 * (i + 1)}))" for i in range(18)] + ["print(n, x17)"]
+    notebook = write_notebook(folder / "twenty.ipynb", "n = 1", cells)
+    ours, peers = [], []
+    papermill(notebook, folder / "warm.ipynb")  # warm the file cache for both
+    for _ in range(repeat):
+        peers.append(papermill(notebook, folder / "out.ipynb", "-p", "n", "2"))
+        ours.append(mlops("run", str(notebook), "-p", "n", "2", "--json"))
+    peer, mine = statistics.median(peers), statistics.median(ours)
+    return (
+        "mlops run, 20-cell notebook (s)",
+        f"{peer:.2f}",
+        f"{mine:.2f}",
+        f"{(mine - peer) / peer * 100:+.1f}% overhead (bar <= +10%)",
+    )
+
+
+def bench_cached_pipeline(folder: Path, repeat: int) -> tuple[str, str, str, str]:
+    write_notebook(folder / "prep.ipynb", "rows = 3", ["open('data.txt', 'w').write('x' * rows)"])
+    write_notebook(
+        folder / "train.ipynb",
+        "data = 'data.txt'\nlr = 0.1",
+        [
+            "import mlops_nb as mlops\n"
+            "auc = 0.5 + lr + len(open(data).read()) / 100\n"
+            "if mlops.active_run():  # tracked under mlops, plain under papermill\n"
+            "    mlops.log_metric('auc', auc)"
+        ],
+    )
+    write_notebook(folder / "report.ipynb", "auc = 0.0", ["print(auc)"])
+    (folder / "pipeline.yaml").write_text(
+        "steps:\n"
+        "  prep: {notebook: prep.ipynb, parameters: {rows: 4}, outputs: [data.txt]}\n"
+        "  train:\n    notebook: train.ipynb\n"
+        "    parameters: {data: '${steps.prep.outputs.data.txt}', lr: 0.2}\n"
+        "  report:\n    notebook: report.ipynb\n"
+        "    parameters: {auc: '${steps.train.metrics.auc}'}\n"
+    )
+    mlops("pipeline", "run", str(folder / "pipeline.yaml"))  # fills the cache
+    peer = sum(
+        papermill(folder / f"{n}.ipynb", folder / f"out-{n}.ipynb")
+        for n in ("prep", "train", "report")
+    )
+    ours = statistics.median(
+        mlops("pipeline", "run", str(folder / "pipeline.yaml"), "--json") for _ in range(repeat)
+    )
+    return (
+        "3-step pipeline, nothing changed (s)",
+        f"{peer:.2f}",
+        f"{ours:.2f}",
+        f"{peer / ours:.1f}x faster (bar: ours <= 1 s)",
+    )
+
+
+def bench_sweep(folder: Path) -> tuple[str, str, str, str]:
+    notebook = write_notebook(folder / "sweep.ipynb", "lr = 0.1\nseed = 0", [WORK])
+    grid = ["-p", "lr", "0.1,0.2", "-p", "seed", "1,2,3,4"]
+    mlops("sweep", str(notebook), *grid, "--jobs", "1")  # warm: imports, kernel specs
+    sequential = mlops("sweep", str(notebook), *grid, "--jobs", "1", "--force")
+    parallel = mlops("sweep", str(notebook), *grid, "--jobs", "2", "--force")
+    return (
+        "2x4 sweep, --jobs 2 vs --jobs 1 (s)",
+        f"{sequential:.2f}",
+        f"{parallel:.2f}",
+        f"{sequential / parallel:.2f}x (bar >= 1.7x)",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-pipelines-") as tmp:
+        folder = Path(tmp)
+        os.environ["MLOPS_HOME"] = tmp
+        os.environ.pop("MLOPS_RUN_ID", None)
+        mlops("init", tmp)
+        rows = [
+            bench_run(folder, args.repeat),
+            bench_cached_pipeline(folder, args.repeat),
+            bench_sweep(folder),
+        ]
+    print_rows("pipelines (peer: papermill CLI; sweep: --jobs 1)", rows)
+    print(
+        f"\ncores: {os.cpu_count()}, load average: " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    )
+
+
+if __name__ == "__main__":
+    main()
