@@ -35,6 +35,8 @@ _API = {
     "check_data": "mlops_nb.data.api",
     "datasets": "mlops_nb.data.api",
     "capture": "mlops_nb.data.api",
+    "load_versions": "mlops_nb.data.api",
+    "get_dataset": "mlops_nb.data.api",
     # registry
     "register_model": "mlops_nb.registry.api",
     "promote": "mlops_nb.registry.api",

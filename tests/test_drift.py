@@ -331,14 +331,8 @@ def test_report_exports(project, tmp_path):
     cur = frame(10_000, seed=27, shift=0.5, cat_p=[0.1, 0.2, 0.3, 0.4])
     cur.loc[:10, "y"] = np.nan
     report = mlops.detect_drift(ref, cur)
-    assert list(report.columns.columns[:6]) == [
-        "column",
-        "kind",
-        "method",
-        "statistic",
-        "threshold",
-        "drifted",
-    ]
+    head = " ".join(report.columns.columns[:6])
+    assert head == "column kind method statistic threshold drifted"
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert data["drifted_columns"] == ["x", "c"] and data["dataset_drift"] is True
     assert data["columns"][0]["plot"]["type"] == "hist"

@@ -367,3 +367,23 @@ def test_the_example_ci_workflow_runs_the_pipeline_headless():
     assert "pip install" in commands
     assert "mlops pipeline run pipeline.yaml --jobs 2 --junit reports/pipeline.xml" in commands
     assert (folder / "pipeline.yaml").is_file()
+
+
+def test_pipeline_on_each_store_backend(any_project):
+    root = any_project.root
+    write_notebook(root / "a.ipynb", "n = 1", "import mlops_nb as mlops\nmlops.log_metric('n', n)")
+    write_notebook(
+        root / "b.ipynb", "m = 0.0", "import mlops_nb as mlops\nmlops.log_metric('m', m)"
+    )
+    (root / "p.yaml").write_text(
+        textwrap.dedent("""\
+        steps:
+          a: {notebook: a.ipynb, parameters: {n: 4}}
+          b: {notebook: b.ipynb, parameters: {m: "${steps.a.metrics.n}"}}
+        """)
+    )
+    first = mlops_api.run_pipeline(root / "p.yaml", jobs=2)
+    assert first.ok and first["b"].metrics == {"m": 4.0}
+    second = mlops_api.run_pipeline(root / "p.yaml")
+    assert statuses(second) == {"a": "cached", "b": "cached"}
+    assert second["b"].metrics == {"m": 4.0}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
 from support.jupyter import *  # noqa: F403 - pytest-jupyter fixtures for this module
-from support.jupyter import error_body
+from support.jupyter import error_body, session_cookies
 from support.seed import seed_runs
 
 import mlops_nb
@@ -75,13 +74,7 @@ def test_wrong_token_is_refused(api, project):
 
 
 def test_cookie_session_post_needs_the_xsrf_token(api, jp_base_url, project):
-    login = api.fetch(f"version?token={api.token}", auth=False)
-    page = api.loop.run_until_complete(  # the login page sets the _xsrf cookie
-        api.client.fetch(f"{jp_base_url}login", raise_error=False)
-    )
-    cookies = SimpleCookie()
-    for header in login.headers.get_list("Set-Cookie") + page.headers.get_list("Set-Cookie"):
-        cookies.load(header)
+    cookies = session_cookies(api, jp_base_url)
     jar = "; ".join(f"{k}={v.value}" for k, v in cookies.items())
     body = json.dumps({"version": 1, "to": "production", "reason": "r"})
     # The cookie alone authenticates a GET ...

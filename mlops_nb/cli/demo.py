@@ -47,7 +47,7 @@ def _fail(what: str, details: str, folder: Path) -> None:
     raise ExecutionFailed(f"{what} failed; the runs so far are in {folder} (mlops runs ls)")
 
 
-def _train(folder: Path, jobs: int) -> None:
+def _train(folder: Path, jobs: int) -> str | None:
     from ..pipelines.api import run_pipeline
     from . import demo_report
 
@@ -59,10 +59,10 @@ def _train(folder: Path, jobs: int) -> None:
             s.error.details() if s.error else f"{s.name}: {s.reason}" for s in failed
         )
         _fail("the training pipeline", details, folder)
-    demo_report.production_line()
+    return demo_report.production_line()
 
 
-def _monitor(folder: Path) -> None:
+def _monitor(folder: Path, champion: str | None) -> None:
     from ..pipelines.api import run_notebook
     from . import demo_report
 
@@ -71,7 +71,7 @@ def _monitor(folder: Path) -> None:
         result = run_notebook(folder / "04_monitor.ipynb", experiment="monitor")
     if not result.ok:
         _fail("04_monitor.ipynb", result.error.details() if result.error else "", folder)
-    demo_report.production_line()
+    demo_report.production_line(champion)
 
 
 @click.command()
@@ -107,8 +107,8 @@ def demo(folder: Path, jobs: int) -> None:
     click.secho("mlops demo: the example project, end to end", bold=True)
     click.echo(f"  folder  {target}")
     click.echo(f"  store   {project.store_uri} + {project.artifact_uri} (embedded, no server)")
-    _train(target, jobs)
-    _monitor(target)
+    champion = _train(target, jobs)
+    _monitor(target, champion)
     _stage(3, "Summary")
     demo_report.summary(project, folder)
     click.echo()

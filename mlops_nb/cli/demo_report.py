@@ -21,7 +21,6 @@ SHOWN_METRICS = ("auc", "accuracy", "recall")
 SHOWN_PARAMS = ("model", "balanced")
 POLL_SECONDS = 0.5
 SHOWN_KINDS = ("monitor", "pipeline", "step", "sweep")
-_production: list[str] = []  # production refs seen so far, oldest first
 
 
 def duration(seconds: float) -> str:
@@ -51,24 +50,23 @@ def _last_event(action: str) -> dict[str, Any] | None:
     return None if events.empty else events.iloc[-1]["details"]
 
 
-def production_line() -> None:
-    """Say which version holds production now, and what changed since the last call."""
+def production_line(before: str | None = None) -> str | None:
+    """Say which version holds production now and whether it replaced ``before``; return it."""
     version = _production_version()
     if version is None:
         click.secho(f"  no version of {MODEL!r} holds production", fg="red")
-        return
+        return None
     metrics = ", ".join(f"{k} {_number(version.metrics.get(k))}" for k in SHOWN_METRICS)
-    before = _production[-1] if _production else None
-    if before is None or before != version.ref:
+    if version.ref != before:
         was = f" (replacing {before})" if before else ""
         click.secho(f"  ✓ {version.ref} is in production{was}: {metrics}", fg="green")
-        _production.append(version.ref)
-        return
+        return version.ref
     click.echo(f"  {version.ref} stays in production ({metrics})")
     rejected = _last_event("reject")
     if rejected is not None and rejected.get("alias") == "production":
         failed = [c["rule"] for c in rejected.get("checks", []) if not c.get("ok")]
         click.echo(f"  challenger {MODEL}@{rejected['version']} was rejected: {'; '.join(failed)}")
+    return version.ref
 
 
 # --- live progress of the monitoring round ------------------------------------------------

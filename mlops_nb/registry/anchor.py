@@ -24,6 +24,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +40,16 @@ COMPACT_BYTES = 1024 * 1024
 
 def store_key(project: Project) -> str:
     """A stable name for the project's store (no password; paths relative to the root)."""
-    url = sa.engine.make_url(project.db.uri)
+    return _store_key(project.db.uri, project.root)
+
+
+@lru_cache(maxsize=64)
+def _store_key(uri: str, root: Path) -> str:
+    url = sa.engine.make_url(uri)
     if url.get_backend_name() == "sqlite" and url.database:
         path = Path(url.database)
         with contextlib.suppress(ValueError):
-            return f"sqlite:{path.resolve().relative_to(project.root).as_posix()}"
+            return f"sqlite:{path.resolve().relative_to(root).as_posix()}"
         return f"sqlite:{path}"
     return url.render_as_string(hide_password=True)
 

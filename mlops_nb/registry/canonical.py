@@ -18,21 +18,25 @@ SCHEMA = "schema.json"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def _renumber(node: Any, ids: dict[int, int], files: dict[str, str], names: set[str]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _renumber(item, ids, files, names)
-        return
-    if not isinstance(node, dict):
-        return
-    saved_id = node.get("__id__")
-    if isinstance(saved_id, int) and not isinstance(saved_id, bool):
-        node["__id__"] = ids.setdefault(saved_id, len(ids) + 1)
-    name = node.get("file")
-    if isinstance(name, str) and name in names:
-        node["file"] = files.setdefault(name, f"{len(files)}{PurePosixPath(name).suffix}")
-    for value in node.values():
-        _renumber(value, ids, files, names)
+def _renumber(schema: Any, names: set[str]) -> dict[str, str]:
+    """Renumber ids and files in place, in a fixed walk order; returns {old file: new}."""
+    ids: dict[int, int] = {}
+    files: dict[str, str] = {}
+    containers = (dict, list)
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if type(node) is list:
+            stack.extend(v for v in node if type(v) in containers)
+            continue
+        saved_id = node.get("__id__")
+        if type(saved_id) is int:
+            node["__id__"] = ids.setdefault(saved_id, len(ids) + 1)
+        name = node.get("file")
+        if type(name) is str and name in names:
+            node["file"] = files.setdefault(name, f"{len(files)}{PurePosixPath(name).suffix}")
+        stack.extend(v for v in node.values() if type(v) in containers)
+    return files
 
 
 def canonical_skops(data: bytes) -> bytes:
@@ -43,8 +47,7 @@ def canonical_skops(data: bytes) -> bytes:
         schema = json.loads(source.read(SCHEMA))
     except (zipfile.BadZipFile, KeyError, ValueError):
         return data
-    files: dict[str, str] = {}
-    _renumber(schema, {}, files, names)
+    files = _renumber(schema, names)
     if names - set(files) != {SCHEMA}:  # a member the schema does not reference: leave as is
         return data
     out = io.BytesIO()

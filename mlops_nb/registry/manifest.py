@@ -12,13 +12,15 @@ import json
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import IntegrityError
 from ..names import check_relative_path
-from ..store.blobs import digest_file
+from ..store.blobs import digest_bytes, digest_file
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -45,17 +47,39 @@ class Manifest:
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def store(blobs: BlobStore, flavor: str, files: list[tuple[str, bytes | Path]]) -> str:
-    """Put each file (bytes or a path on disk), then the manifest; returns its digest."""
-    entries = []
-    for path, content in files:
-        if isinstance(content, bytes):
-            entries.append(FileEntry(path, blobs.put_bytes(content), len(content)))
-        else:
-            digest, size = blobs.put_file(content)
-            entries.append(FileEntry(path, digest, size))
-    manifest = Manifest(flavor, tuple(sorted(entries, key=lambda e: e.path)))
-    return blobs.put_bytes(manifest.to_bytes())
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="mlops-blobs")
+
+
+def _put(blobs: BlobStore, content: bytes | Path) -> tuple[str, int]:
+    if isinstance(content, bytes):
+        return blobs.put_bytes(content), len(content)
+    return blobs.put_file(content)
+
+
+def _manifest(flavor: str, entries: list[FileEntry]) -> bytes:
+    return Manifest(flavor, tuple(sorted(entries, key=lambda e: e.path))).to_bytes()
+
+
+class Storing:
+    """The version's blobs being written in the background, all at once (their fsyncs share
+    the filesystem's journal commits). ``digest()`` waits and returns the version digest;
+    nothing may reference the blobs before it returned."""
+
+    def __init__(self, blobs: BlobStore, flavor: str, files: list[tuple[str, bytes | Path]]):
+        self.blobs, self.flavor = blobs, flavor
+        self.files = [(path, _pool().submit(_put, blobs, content)) for path, content in files]
+        self.manifest = None
+        if all(isinstance(content, bytes) for _, content in files):  # digests known now
+            known = [FileEntry(p, digest_bytes(c), len(c)) for p, c in files]  # type: ignore[arg-type]
+            self.manifest = _pool().submit(blobs.put_bytes, _manifest(flavor, known))
+
+    def digest(self) -> str:
+        entries = [FileEntry(path, *future.result()) for path, future in self.files]
+        if self.manifest is not None:
+            return self.manifest.result()
+        return self.blobs.put_bytes(_manifest(self.flavor, entries))
 
 
 def read(blobs: BlobStore, flavor: str, digest: str) -> Manifest:

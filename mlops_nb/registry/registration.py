@@ -22,9 +22,7 @@ if TYPE_CHECKING:
     from ..tracking.runs import Run
 
 
-def _metrics(given: Mapping[str, Any] | None, run: Run | None) -> dict[str, float]:
-    if given is None:
-        return run.metrics if run is not None else {}
+def _checked_metrics(given: Mapping[str, Any]) -> dict[str, float]:
     if not isinstance(given, Mapping):
         raise UsageError(f"metrics must be a mapping of name to number, not {type(given).__name__}")
     return {check_key(k, "metric name"): check_metric_value(k, v) for k, v in given.items()}
@@ -63,20 +61,25 @@ def register(
     if description is not None and not isinstance(description, str):
         raise UsageError("description must be text")
     hooks.configured(project.config, "register")
+    model_signature = signature_of(obj_or_path, signature)
+    model_metrics = _checked_metrics(metrics) if metrics is not None else None
     packed = pack(obj_or_path, trusted=trusted)
-    model_metrics = _metrics(metrics, run)
+    # Input checked: write the blobs while the lineage is read (it needs no lock).
+    storing = manifests.Storing(project.blobs, packed.flavor, packed.files)
+    if model_metrics is None:
+        model_metrics = run.metrics if run is not None else {}
     record = {
         "name": name,
         "flavor": packed.flavor,
         "metrics": model_metrics,
-        "signature": signature_of(obj_or_path, signature),
+        "signature": model_signature,
         "requirements": requirements(packed.modules),
         "description": description,
         "created_by": current_user(),
     }
-    digest = manifests.store(project.blobs, packed.flavor, packed.files)
     run_id = run.run_id if run is not None else None
     datasets = _datasets(project, run_id)
+    digest = storing.digest()  # blobs durable before any row names them
     with audit.writing(project) as writer:
         last = versions.newest(writer.conn, name)
         if last is not None and (last.digest, last.run_id) == (digest, run_id):

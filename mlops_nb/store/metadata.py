@@ -23,6 +23,8 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SCHEMA_HEAD = "0002"
 KNOWN_REVISIONS = ("0001", "0002")
 BUSY_TIMEOUT_MS = 60_000
+# pg_advisory_xact_lock key serialising schema migrations of a PostgreSQL store.
+MIGRATION_LOCK_KEY = 0x6D6C6F70_6D696772  # "mlopmigr"
 
 
 def _sqlite_engine(uri: str) -> sa.Engine:
@@ -145,16 +147,21 @@ class MetadataStore:
     def _has_foreign_tables(self) -> bool:
         with self.read() as conn:
             existing = set(sa.inspect(conn).get_table_names())
-        return bool(existing) and not existing <= set(schema.metadata.tables)
+        # alembic_version: a concurrent first open may have just created the schema.
+        return bool(existing) and not existing <= {*schema.metadata.tables, "alembic_version"}
 
     def upgrade(self, revision: str = "head") -> None:
-        """Run Alembic migrations up to ``revision`` (serialised by the write lock)."""
+        """Run Alembic migrations up to ``revision``, one process at a time: the write lock
+        on SQLite, an advisory lock on PostgreSQL (whose DDL would otherwise race). A process
+        that waited finds the work done (Alembic re-reads the revision under the lock)."""
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self.write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
 

@@ -8,6 +8,7 @@ not to the whole test session), plus ``jp_server_config`` and ``api``.
 from __future__ import annotations
 
 import json
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -86,6 +87,18 @@ class ApiClient:
         assert response.headers["Content-Type"].startswith("application/json")
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         return response.json()
+
+
+def session_cookies(api: ApiClient, base_url: str) -> SimpleCookie:
+    """The cookies a browser holds after logging in: the auth cookie and ``_xsrf``."""
+    login = api.fetch(f"version?token={api.token}", auth=False)
+    page = api.loop.run_until_complete(  # the login page sets the _xsrf cookie
+        api.client.fetch(f"{base_url}login", raise_error=False)
+    )
+    cookies = SimpleCookie()
+    for header in login.headers.get_list("Set-Cookie") + page.headers.get_list("Set-Cookie"):
+        cookies.load(header)
+    return cookies
 
 
 def error_body(response: Response) -> dict[str, Any]:
