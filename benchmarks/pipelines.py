@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,10 +52,18 @@ def write_notebook(path: Path, parameters: str, cells: list[str]) -> Path:
     return path
 
 
+CPU_SECONDS: list[float] = []  # CPU time (user + system, kernels included) of each call
+
+
 def run(*args: str) -> float:
+    """Wall seconds of a command; its CPU seconds are appended to CPU_SECONDS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(args, check=True, capture_output=True, text=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall
 
 
 def mlops(*args: str) -> float:
@@ -78,17 +87,21 @@ def papermill(notebook: Path, output: Path, *params: str) -> float:
 def bench_run(folder: Path, repeat: int) -> tuple[str, str, str, str]:
     cells = [f"x{i} = sum(range({1000 * (i + 1)}))" for i in range(18)] + ["print(n, x17)"]
     notebook = write_notebook(folder / "twenty.ipynb", "n = 1", cells)
-    ours, peers = [], []
+    ours, peers, our_cpu, peer_cpu = [], [], [], []
     papermill(notebook, folder / "warm.ipynb")  # warm the file cache for both
     for _ in range(repeat):
         peers.append(papermill(notebook, folder / "out.ipynb", "-p", "n", "2"))
-        ours.append(mlops("run", str(notebook), "-p", "n", "2", "--json"))
+        peer_cpu.append(CPU_SECONDS[-1])
+        ours.append(mlops("run", str(notebook), "-p", "n", "2"))
+        our_cpu.append(CPU_SECONDS[-1])
     peer, mine = statistics.median(peers), statistics.median(ours)
+    cpu_peer, cpu_mine = statistics.median(peer_cpu), statistics.median(our_cpu)
     return (
-        "mlops run, 20-cell notebook (s)",
-        f"{peer:.2f}",
-        f"{mine:.2f}",
-        f"{(mine - peer) / peer * 100:+.1f}% overhead (bar <= +10%)",
+        "mlops run, 20-cell notebook: wall s (cpu s)",
+        f"{peer:.2f} ({cpu_peer:.2f})",
+        f"{mine:.2f} ({cpu_mine:.2f})",
+        f"{(mine - peer) / peer * 100:+.1f}% wall, {(cpu_mine - cpu_peer) / cpu_peer * 100:+.1f}%"
+        " cpu (bar <= +10% wall)",
     )
 
 
