@@ -164,6 +164,8 @@ def main() -> None:
         folder = Path(tmp)
         os.environ["MLOPS_HOME"] = tmp
         os.environ.pop("MLOPS_RUN_ID", None)
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = "1"  # one core per kernel: parallelism comes from --jobs
         mlops("init", tmp)
         rows = [
             bench_run(folder, args.repeat),

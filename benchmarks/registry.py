@@ -3,7 +3,8 @@
     python benchmarks/registry.py                    # 50 models; load on 1,000 versions
     python benchmarks/registry.py --models 20 --versions 300 --with-inference
 
-(a) Register + alias N small scikit-learn models, each in its own run. MLflow:
+(a) Register + alias N small scikit-learn models, each in its own run, the two tools taking
+    turns model by model (so both see the same machine load). MLflow:
     ``log_model`` (explicit ``pip_requirements``, as its fast path) + ``register_model`` +
     ``set_registered_model_alias``. mlops_nb: ``register_model`` (skops, digests, library
     versions from installed metadata, lineage) + ``promote`` (gates evaluated, audit event).
@@ -55,33 +56,26 @@ def quiet_mlflow(tmp: str):  # type: ignore[no-untyped-def]
     return mlflow
 
 
-def mlflow_register(mlflow, models: list, pip_requirements: list[str] | None) -> list[float]:  # type: ignore[no-untyped-def]
-    client = mlflow.MlflowClient()
-    times = []
-    for model in models:
-        with open(os.devnull, "w") as sink, redirect_stdout(sink), redirect_stderr(sink):
-            start = time.perf_counter()
-            with mlflow.start_run():
-                info = mlflow.sklearn.log_model(
-                    model, name="model", pip_requirements=pip_requirements
-                )
-            version = mlflow.register_model(info.model_uri, "churn")
-            client.set_registered_model_alias("churn", "production", version.version)
-            times.append(time.perf_counter() - start)
-    return times
+def mlflow_register(mlflow, model, pip_requirements: list[str] | None) -> float:  # type: ignore[no-untyped-def]
+    """Seconds for MLflow's log_model + register_model + set_registered_model_alias."""
+    with open(os.devnull, "w") as sink, redirect_stdout(sink), redirect_stderr(sink):
+        start = time.perf_counter()
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(model, name="model", pip_requirements=pip_requirements)
+        version = mlflow.register_model(info.model_uri, "churn")
+        mlflow.MlflowClient().set_registered_model_alias("churn", "production", version.version)
+        return time.perf_counter() - start
 
 
-def ours_register(models: list) -> list[float]:
+def ours_register(model) -> float:  # type: ignore[no-untyped-def]
+    """Seconds for register_model (in a run) + promote."""
     import mlops_nb as mlops
 
-    times = []
-    for model in models:
-        start = time.perf_counter()
-        with mlops.start_run():
-            version = mlops.register_model(model, "churn")
-        mlops.promote("churn", version.version, to="production")
-        times.append(time.perf_counter() - start)
-    return times
+    start = time.perf_counter()
+    with mlops.start_run():
+        version = mlops.register_model(model, "churn")
+    mlops.promote("churn", version.version, to="production")
+    return time.perf_counter() - start
 
 
 def per_call(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -129,17 +123,20 @@ def main() -> None:
 
     models = fit_models(args.models + 1)
     pins = [f"scikit-learn=={sklearn.__version__}"]
-    with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp:
+    theirs, ours = [], []
+    with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp, mlops_project():
         mlflow = quiet_mlflow(tmp)
-        mlflow_register(mlflow, models[:1], pins)  # warm-up: imports, migrations
-        theirs = mlflow_register(mlflow, models[1:], pins)
-        inferred = mlflow_register(mlflow, models[1:4], None) if args.with_inference else []
+        mlflow_register(mlflow, models[0], pins)  # warm-up: imports, migrations
+        ours_register(models[0])
+        for model in models[1:]:  # interleaved, so both sides see the same machine load
+            theirs.append(mlflow_register(mlflow, model, pins))
+            ours.append(ours_register(model))
+        inferred = []
+        if args.with_inference:
+            inferred = [mlflow_register(mlflow, m, None) for m in models[1:4]]
         mlflow_load = per_call(
             lambda: mlflow.sklearn.load_model("models:/churn@production"), min(args.repeat, 50)
         )
-    with mlops_project():
-        ours_register(models[:1])
-        ours = ours_register(models[1:])
     with mlops_project():
         load, floor = ours_load(args.versions, args.repeat)
 

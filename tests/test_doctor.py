@@ -161,7 +161,8 @@ def test_killed_run_is_recovered_by_the_doctor(any_project):
     code, report = doctor()
     assert code == 0, report
     checks = {c["check"]: c["message"] for c in report["checks"]}
-    assert "1 metric log" in checks["spool"] and "1 run" in checks["runs"]
+    assert "dead processes: 1 ingested" in checks["spool"]
+    assert "marked crashed: 1;" in checks["runs"]
     run = mlops.get_run(run_id)
     assert run.status == "crashed" and len(run.metric_history("x")) == 500
 

@@ -71,6 +71,13 @@ def test_every_config_section_is_in_the_config_reference():
     assert not [k for k in keys if k not in text]
 
 
+def test_every_pipeline_key_is_in_the_pipelines_reference():
+    from mlops_nb.pipelines.spec import STEP_KEYS, TOP_KEYS
+
+    text = (DOCS / "pipelines.md").read_text(encoding="utf-8")
+    assert not [key for key in (*TOP_KEYS, *STEP_KEYS) if f"{key}:" not in text]
+
+
 @pytest.mark.parametrize("page", [*sorted(p.name for p in DOCS.glob("*.md")), "README"])
 def test_relative_links_resolve(page):
     path = README if page == "README" else DOCS / page

@@ -112,7 +112,7 @@ def _open_at_once(uri: str, what: str, tmp_path, count: int = 16) -> list[str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(count)
     ]
     return [err for p in procs if (err := p.communicate(timeout=300)[1]) and p.returncode]
@@ -131,7 +131,7 @@ def test_16_processes_opening_an_empty_store_migrate_it_once(backend, request, t
         pytest.param(
             "postgresql",
             marks=pytest.mark.xfail(
-                strict=True,
+                strict=False,  # a race: it usually, not always, shows
                 reason="mlops_nb/tracking/runs.py experiment_id(): select-then-insert of a new "
                 "experiment races on PostgreSQL (UniqueViolation on experiments_name_key)",
             ),

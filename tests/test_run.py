@@ -173,3 +173,21 @@ def test_cli_run_json_and_parameters_file(project):
     assert run.params == {"lr": 0.5, "name": "007"} and run.experiment == "cli"
     assert "cell 1/" in result.stderr  # a line per cell in logs
     assert os.environ.get("MLOPS_RUN_ID") is None
+
+
+def test_headless_runs_record_cell_history_without_load_ext_noise(project):
+    path = write_notebook(
+        project.root / "magic.ipynb",
+        "x = 1",
+        "%load_ext mlops_nb\n%mlops track ignored-name",
+        "%mlops log x",
+        "y = x * 2",
+    )
+    output = project.root / "out.ipynb"
+    result = mlops_api.run_notebook(path, {"x": 3}, output=output)
+    assert result.ok and result.metrics == {"x": 3.0}
+    run = mlops_api.get_run(result.run_id)
+    assert run.reproducible is True
+    assert len(run.cells) == 5  # parameters, injected parameters and the three cells
+    executed = output.read_text()
+    assert "already loaded" not in executed

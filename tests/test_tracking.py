@@ -52,6 +52,17 @@ def test_non_finite_metrics_are_stored_faithfully(any_project):
     assert metrics["pinf"] == math.inf and metrics["ninf"] == -math.inf
 
 
+def test_numpy_scalars_are_logged_as_plain_numbers(project):
+    import numpy as np
+
+    with mlops.start_run() as run:
+        mlops.log_metric("f64", np.float64(0.5))
+        mlops.log_metrics({"f32": np.float32(0.25), "i64": np.int64(3)}, step=np.int64(2))
+        mlops.log_metric("after", 1.0)
+    assert run.metrics == {"f64": 0.5, "f32": 0.25, "i64": 3.0, "after": 1.0}
+    assert run.metric_history("f32")["step"].tolist() == [2]
+
+
 @pytest.mark.parametrize("value", ["high", None, True, [1, 2], {"a": 1}])
 def test_non_numeric_metric_is_rejected_clearly(project, value):
     with mlops.start_run(), pytest.raises(UsageError, match="must be a number"):

@@ -83,8 +83,8 @@ def _print_findings(findings: list) -> None:
             console.print(f"{'':15}fix: {escape(finding.fix)}", soft_wrap=True)
     failed = sum(f.status == "fail" for f in findings)
     warned = sum(f.status == "warn" for f in findings)
-    summary = "healthy" if not failed else f"{failed} problems"
-    console.print(f"{summary}, {warned} warnings" if warned else summary)
+    summary = "healthy" if not failed else f"problems: {failed}"
+    console.print(f"{summary}; warnings: {warned}" if warned else summary)
 
 
 def _parse_duration(_ctx: click.Context, _param: click.Parameter, value: str) -> float:

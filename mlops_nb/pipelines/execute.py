@@ -132,7 +132,7 @@ def _extension_arguments() -> list[str]:
     """Load the mlops_nb IPython extension in the kernel when it is installed."""
     if importlib.util.find_spec("mlops_nb.notebook.extension") is None:
         return []
-    return ["--IPKernelApp.extra_extensions=mlops_nb"]
+    return ["--IPKernelApp.extra_extensions=mlops_nb.pipelines.kernel_extension"]
 
 
 def _engine_class() -> type:

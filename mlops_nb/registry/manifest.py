@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,23 +63,25 @@ def _manifest(flavor: str, entries: list[FileEntry]) -> bytes:
 
 
 class Storing:
-    """The version's blobs being written in the background, all at once (their fsyncs share
-    the filesystem's journal commits). ``digest()`` waits and returns the version digest;
-    nothing may reference the blobs before it returned."""
+    """The version's blobs being written in the background, all at once: their fsyncs share
+    the filesystem's journal commits, and the caller reads lineage meanwhile. ``wait()``
+    returns the version digest once every blob is durable; nothing may reference the blobs
+    before that.
+    """
 
     def __init__(self, blobs: BlobStore, flavor: str, files: list[tuple[str, bytes | Path]]):
         self.blobs, self.flavor = blobs, flavor
         self.files = [(path, _pool().submit(_put, blobs, content)) for path, content in files]
-        self.manifest = None
+        self.manifest: Future[str] | None = None
         if all(isinstance(content, bytes) for _, content in files):  # digests known now
             known = [FileEntry(p, digest_bytes(c), len(c)) for p, c in files]  # type: ignore[arg-type]
             self.manifest = _pool().submit(blobs.put_bytes, _manifest(flavor, known))
 
-    def digest(self) -> str:
+    def wait(self) -> str:
         entries = [FileEntry(path, *future.result()) for path, future in self.files]
-        if self.manifest is not None:
-            return self.manifest.result()
-        return self.blobs.put_bytes(_manifest(self.flavor, entries))
+        if self.manifest is None:
+            return self.blobs.put_bytes(_manifest(self.flavor, entries))
+        return self.manifest.result()
 
 
 def read(blobs: BlobStore, flavor: str, digest: str) -> Manifest:

@@ -79,7 +79,7 @@ def register(
     }
     run_id = run.run_id if run is not None else None
     datasets = _datasets(project, run_id)
-    digest = storing.digest()  # blobs durable before any row names them
+    digest = storing.wait()  # every blob durable before any row names it
     with audit.writing(project) as writer:
         last = versions.newest(writer.conn, name)
         if last is not None and (last.digest, last.run_id) == (digest, run_id):

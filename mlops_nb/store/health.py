@@ -185,15 +185,17 @@ def check_blobs(project: Project, sample: int | None = DEFAULT_SAMPLE) -> list[F
             Finding(
                 "references",
                 "fail",
-                f"{len(missing)} of {len(refs.required)} referenced blobs are missing from "
-                f"{project.blobs.url}",
+                f"blobs missing from {project.blobs.url}: {len(missing)} of the "
+                f"{len(refs.required)} referenced",
                 "restore them into the artifact store from a backup (storing identical content "
                 "again, e.g. re-logging the artifact, also repairs a blob)",
                 _listing([f"{refs.required[d]} ({d[:12]})" for d in missing]),
             )
         )
     else:
-        findings.append(_ok("references", f"all {len(refs.required)} referenced blobs exist"))
+        findings.append(
+            _ok("references", f"every referenced blob is present ({len(refs.required)})")
+        )
     present = sorted(d for d in refs.required if d in stored)
     chosen = present if sample is None else random.sample(present, min(sample, len(present)))
     corrupt = [d for d in chosen if not project.blobs.verify(d)]
@@ -202,16 +204,18 @@ def check_blobs(project: Project, sample: int | None = DEFAULT_SAMPLE) -> list[F
             Finding(
                 "digests",
                 "fail",
-                f"{len(corrupt)} of {len(chosen)} checked blobs do not match their digest "
-                "(corrupted or tampered with)",
-                "restore those blobs from a backup, or re-create the versions; "
-                "`mlops doctor --sample all` checks every blob",
+                f"blobs not matching their digest (corrupted or tampered with): {len(corrupt)} of "
+                f"{len(chosen)} checked",
+                "restore those blobs from a backup (or delete the damaged file: storing the same "
+                "content again re-creates it); `mlops doctor --sample all` checks every blob",
                 _listing([f"{refs.required[d]} ({d[:12]})" for d in corrupt]),
             )
         )
     else:
-        scope = "every referenced blob" if sample is None else f"{len(chosen)} sampled blobs"
-        findings.append(_ok("digests", f"{scope} match their digests"))
+        scope = "all" if sample is None else "a sample of"
+        findings.append(
+            _ok("digests", f"{scope} {len(chosen)} blobs re-hashed: every digest matches")
+        )
     return findings
 
 
@@ -224,7 +228,7 @@ def check_staging(project: Project) -> list[Finding]:
             Finding(
                 "staging",
                 "warn",
-                f"{len(stale)} unfinished blob writes left by killed processes ({size} bytes); "
+                f"unfinished blob writes left by killed processes: {len(stale)} ({size} bytes); "
                 "no stored data refers to them",
                 "`mlops gc --yes` removes them",
                 _listing([str(s[0]) for s in stale]),
@@ -281,22 +285,22 @@ def check_runs(project: Project, fix: bool = False) -> list[Finding]:
         findings.append(
             _ok(
                 "spool",
-                f"ingested {ingested} metric logs left by dead processes; "
-                f"{pending} logs of live runs pending",
+                f"metric logs left by dead processes: {ingested} ingested; logs of live runs: "
+                f"{pending}",
             )
         )
     stale_before = time.time() - tracking.HEARTBEAT_LEASE
     stuck = [r for r in running if (r.heartbeat_at or 0) < stale_before]
     if stuck and fix:
         _mark_crashed(project, [r.run_id for r in stuck])
-        findings.append(_ok("runs", f"marked {len(stuck)} runs without a heartbeat crashed"))
+        findings.append(_ok("runs", f"runs without a heartbeat marked crashed: {len(stuck)}"))
     elif stuck:
         findings.append(
             Finding(
                 "runs",
                 "fail",
-                f"{len(stuck)} runs are 'running' but sent no heartbeat for over "
-                f"{tracking.HEARTBEAT_LEASE:.0f} s (their process hangs, or its pid was reused)",
+                f"runs 'running' without a heartbeat for over {tracking.HEARTBEAT_LEASE:.0f} s: "
+                f"{len(stuck)} (their process hangs, or its pid was reused)",
                 "stop those processes if they still exist; `mlops doctor --fix` marks the runs "
                 "crashed",
                 _listing([f"{r.run_id[:8]} {r.name} (host {r.host}, pid {r.pid})" for r in stuck]),
@@ -304,7 +308,11 @@ def check_runs(project: Project, fix: bool = False) -> list[Finding]:
         )
     else:
         findings.append(
-            _ok("runs", f"marked {crashed} runs of dead processes crashed; {len(running)} live")
+            _ok(
+                "runs",
+                f"runs of dead processes marked crashed: {crashed}; runs still running: "
+                f"{len(running)}",
+            )
         )
     return findings
 

@@ -31,9 +31,11 @@ def check_key(key: Any, what: str = "key") -> str:
 
 
 def check_metric_value(key: str, value: Any) -> float:
-    """A metric value as float. NaN and +/-inf are stored faithfully."""
-    if isinstance(value, float):
+    """A metric value as a plain float. NaN and +/-inf are stored faithfully."""
+    if type(value) is float:
         return value
+    if isinstance(value, float):  # numpy.float64 and other float subclasses
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         if hasattr(value, "item") and getattr(value, "size", 1) == 1:  # numpy/torch scalar
             return check_metric_value(key, value.item())
