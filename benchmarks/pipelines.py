@@ -5,7 +5,7 @@
 2. A 3-step pipeline re-run with nothing changed (``mlops pipeline run``, a fresh process)
    vs executing its three notebooks with papermill, as a user without a cache would. Bar:
    <= 1 s total, no kernel started.
-3. A 2x4 sweep (8 points, each a fresh kernel doing ~0.3 s of numpy work): ``mlops sweep
+3. A 2x4 sweep (8 points, each a fresh kernel doing ~0.7 s of numpy work): ``mlops sweep
    --jobs 2`` vs ``--jobs 1`` (both ``--force``, so nothing is cached). Bar: >= 1.7x.
 
 Wall times on a shared machine move with its load: the script prints the load average.
@@ -35,7 +35,7 @@ WORK = (
     "import numpy as np\n"
     "rng = np.random.default_rng(seed)\n"
     "m = rng.random((500, 500))\n"
-    "for _ in range(12):\n"
+    "for _ in range(30):\n"
     "    m = np.tanh(m @ m / 500)\n"
     "import mlops_nb as mlops\n"
     "mlops.log_metric('score', float(m.mean()) * lr)"

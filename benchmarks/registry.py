@@ -3,12 +3,13 @@
     python benchmarks/registry.py                    # 50 models; load on 1,000 versions
     python benchmarks/registry.py --models 20 --versions 300 --with-inference
 
-(a) Register + alias N small scikit-learn models, each in its own run, the two tools taking
-    turns model by model (so both see the same machine load). MLflow:
-    ``log_model`` (explicit ``pip_requirements``, as its fast path) + ``register_model`` +
-    ``set_registered_model_alias``. mlops_nb: ``register_model`` (skops, digests, library
-    versions from installed metadata, lineage) + ``promote`` (gates evaluated, audit event).
-    ``--with-inference`` also times MLflow's default requirement inference on 3 models.
+(a) Register + alias N small scikit-learn models, each in its own run. Each tool runs in its
+    own worker process (as a user would run it), and they take turns model by model, so both
+    see the same machine load. MLflow: ``log_model`` (explicit ``pip_requirements``, its
+    fast path) + ``register_model`` + ``set_registered_model_alias``. mlops_nb:
+    ``register_model`` (skops, digests, library versions from installed metadata, lineage)
+    + ``promote`` (policy evaluated, audit event appended). ``--with-inference`` also times
+    MLflow's default requirement inference on 3 models.
 (b) ``load_model("name@production")`` on a registry of V versions, minus the time
     ``skops.io.loads`` alone takes on the same bytes (the deserialization floor); MLflow's
     ``load_model("models:/name@production")`` on its N-version registry for comparison.
@@ -17,9 +18,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -41,47 +45,101 @@ def fit_models(count: int, rows: int = 200, features: int = 10) -> list:
     return models
 
 
-def quiet_mlflow(tmp: str):  # type: ignore[no-untyped-def]
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
-    warnings.filterwarnings("ignore")
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
-    logging.getLogger("alembic").setLevel(logging.ERROR)
-    import mlflow
-
-    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-    mlflow.set_experiment(
-        experiment_id=mlflow.create_experiment("bench", artifact_location=f"file://{tmp}/artifacts")
-    )
-    return mlflow
-
-
-def mlflow_register(mlflow, model, pip_requirements: list[str] | None) -> float:  # type: ignore[no-untyped-def]
-    """Seconds for MLflow's log_model + register_model + set_registered_model_alias."""
-    with open(os.devnull, "w") as sink, redirect_stdout(sink), redirect_stderr(sink):
-        start = time.perf_counter()
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(model, name="model", pip_requirements=pip_requirements)
-        version = mlflow.register_model(info.model_uri, "churn")
-        mlflow.MlflowClient().set_registered_model_alias("churn", "production", version.version)
-        return time.perf_counter() - start
-
-
-def ours_register(model) -> float:  # type: ignore[no-untyped-def]
-    """Seconds for register_model (in a run) + promote."""
-    import mlops_nb as mlops
-
-    start = time.perf_counter()
-    with mlops.start_run():
-        version = mlops.register_model(model, "churn")
-    mlops.promote("churn", version.version, to="production")
-    return time.perf_counter() - start
-
-
 def per_call(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
     """Median seconds of one call over ``repeat`` calls (after one warm-up call)."""
     fn()
     return statistics.median(timed(fn) for _ in range(repeat))
+
+
+class MlflowSide:
+    """MLflow on SQLite in a temp folder, artifacts beside it."""
+
+    def __init__(self, tmp: str):
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("DO_NOT_TRACK", "true")
+        warnings.filterwarnings("ignore")
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        logging.getLogger("alembic").setLevel(logging.ERROR)
+        import mlflow
+        import sklearn
+
+        self.mlflow = mlflow
+        self.pins = [f"scikit-learn=={sklearn.__version__}"]
+        mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+        location = f"file://{tmp}/artifacts"
+        mlflow.set_experiment(experiment_id=mlflow.create_experiment("b", location))
+
+    def register(self, model, infer: bool = False) -> float:  # type: ignore[no-untyped-def]
+        mlflow = self.mlflow
+        pins = None if infer else self.pins
+        with open(os.devnull, "w") as sink, redirect_stdout(sink), redirect_stderr(sink):
+            start = time.perf_counter()
+            with mlflow.start_run():
+                info = mlflow.sklearn.log_model(model, name="model", pip_requirements=pins)
+            version = mlflow.register_model(info.model_uri, "churn")
+            mlflow.MlflowClient().set_registered_model_alias("churn", "production", version.version)
+            return time.perf_counter() - start
+
+    def load(self, repeat: int) -> float:
+        return per_call(lambda: self.mlflow.sklearn.load_model("models:/churn@production"), repeat)
+
+
+class OursSide:
+    def __init__(self) -> None:
+        import mlops_nb as mlops
+        import mlops_nb.registry.api
+
+        self.mlops = mlops
+
+    def register(self, model, infer: bool = False) -> float:  # type: ignore[no-untyped-def]
+        mlops = self.mlops
+        start = time.perf_counter()
+        with mlops.start_run():
+            version = mlops.register_model(model, "churn")
+        mlops.promote("churn", version.version, to="production")
+        return time.perf_counter() - start
+
+    def load(self, repeat: int) -> float:
+        return per_call(lambda: self.mlops.load_model("churn@production"), repeat)
+
+
+def worker(side: str, count: int) -> None:
+    """Register model i for each line ``i`` read; answer with the seconds it took."""
+    models = fit_models(count + 1)
+    with tempfile.TemporaryDirectory(prefix=f"{side}-bench-") as tmp, mlops_project():
+        tool = MlflowSide(tmp) if side == "mlflow" else OursSide()
+        tool.register(models[0])  # warm-up: imports, migrations
+        print("ready", flush=True)
+        for line in sys.stdin:
+            command, _, arg = line.strip().partition(" ")
+            if command == "register":
+                result = tool.register(models[int(arg)])
+            elif command == "infer":
+                result = tool.register(models[int(arg)], infer=True)
+            else:
+                result = tool.load(int(arg))
+            print(json.dumps(result), flush=True)
+
+
+class Worker:
+    def __init__(self, side: str, count: int):
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", side, "--models", str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if self.proc.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the {side} worker did not start (see its error above)")
+
+    def ask(self, command: str) -> float:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def ours_load(versions: int, repeat: int) -> tuple[float, float]:
@@ -105,6 +163,10 @@ def ours_load(versions: int, repeat: int) -> tuple[float, float]:
     return load, floor
 
 
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=50)
@@ -115,33 +177,23 @@ def main() -> None:
         action="store_true",
         help="also time MLflow's default requirement inference (slow)",
     )
+    parser.add_argument("--worker", choices=["mlflow", "ours"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.models)
+        return
 
-    import sklearn
-
-    import mlops_nb.registry.api  # noqa: F401 - import cost outside the timings
-
-    models = fit_models(args.models + 1)
-    pins = [f"scikit-learn=={sklearn.__version__}"]
+    theirs_side, ours_side = Worker("mlflow", args.models), Worker("ours", args.models)
     theirs, ours = [], []
-    with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp, mlops_project():
-        mlflow = quiet_mlflow(tmp)
-        mlflow_register(mlflow, models[0], pins)  # warm-up: imports, migrations
-        ours_register(models[0])
-        for model in models[1:]:  # interleaved, so both sides see the same machine load
-            theirs.append(mlflow_register(mlflow, model, pins))
-            ours.append(ours_register(model))
-        inferred = []
-        if args.with_inference:
-            inferred = [mlflow_register(mlflow, m, None) for m in models[1:4]]
-        mlflow_load = per_call(
-            lambda: mlflow.sklearn.load_model("models:/churn@production"), min(args.repeat, 50)
-        )
+    for i in range(1, args.models + 1):  # taking turns: both see the same machine load
+        theirs.append(theirs_side.ask(f"register {i}"))
+        ours.append(ours_side.ask(f"register {i}"))
+    inferred = [theirs_side.ask(f"infer {i}") for i in (1, 2, 3)] if args.with_inference else []
+    mlflow_load = theirs_side.ask(f"load {min(args.repeat, 50)}")
+    theirs_side.close()
+    ours_side.close()
     with mlops_project():
         load, floor = ours_load(args.versions, args.repeat)
-
-    def ms(seconds: float) -> str:
-        return f"{seconds * 1000:.1f} ms"
 
     theirs_median, ours_median = statistics.median(theirs), statistics.median(ours)
     rows = [
@@ -170,7 +222,7 @@ def main() -> None:
     rows += [
         (
             f"load_model alias ({args.versions} versions)",
-            ms(mlflow_load) + f" ({args.models} versions)",
+            f"{ms(mlflow_load)} ({args.models} versions)",
             ms(load),
             f"{mlflow_load / load:.1f}x faster",
         ),

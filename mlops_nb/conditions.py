@@ -34,6 +34,16 @@ _ARITH = {
 }
 
 
+class ConditionError(UsageError):
+    """A condition that cannot be evaluated on these values (e.g. comparing text with a number)."""
+
+
+def _number(value: Any, text: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConditionError(f"arithmetic needs numbers, got {value!r:.40} in {text!r}")
+    return value
+
+
 class MissingValue(LookupError):
     """A name in the condition is not in the namespace (e.g. a metric the run lacks)."""
 
@@ -50,7 +60,9 @@ class Condition:
     tree: ast.Expression
 
     def evaluate(self, namespace: Mapping[str, Any]) -> bool:
-        return bool(_eval(self.tree.body, namespace))
+        """True or False; raises MissingValue for an absent name, ConditionError for values
+        that cannot be compared or computed."""
+        return bool(_eval(self.tree.body, namespace, self.text))
 
     def names(self) -> list[str]:
         """Dotted names the condition reads, e.g. ``["metrics.auc"]``."""
@@ -123,25 +135,36 @@ def _lookup(node: ast.AST, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
-def _eval(node: ast.AST, namespace: Mapping[str, Any]) -> Any:
+def _eval(node: ast.AST, namespace: Mapping[str, Any], text: str) -> Any:
     if isinstance(node, ast.BoolOp):
-        values = (_eval(v, namespace) for v in node.values)
+        values = (_eval(v, namespace, text) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.UnaryOp):
-        value = _eval(node.operand, namespace)
-        return (not value) if isinstance(node.op, ast.Not) else -value
+        value = _eval(node.operand, namespace, text)
+        return (not value) if isinstance(node.op, ast.Not) else -_number(value, text)
     if isinstance(node, ast.Compare):
-        left = _eval(node.left, namespace)
+        left = _eval(node.left, namespace, text)
         for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _eval(right_node, namespace)
-            if not _COMPARE[type(op)](left, right):
+            right = _eval(right_node, namespace, text)
+            try:
+                holds = _COMPARE[type(op)](left, right)
+            except TypeError:
+                raise ConditionError(
+                    f"cannot compare {left!r:.40} with {right!r:.40} in {text!r}"
+                ) from None
+            if not holds:
                 return False
             left = right
         return True
     if isinstance(node, ast.BinOp):
-        return _ARITH[type(node.op)](_eval(node.left, namespace), _eval(node.right, namespace))
+        left = _number(_eval(node.left, namespace, text), text)
+        right = _number(_eval(node.right, namespace, text), text)
+        try:
+            return _ARITH[type(node.op)](left, right)
+        except (ZeroDivisionError, OverflowError):
+            raise ConditionError(f"arithmetic error (division by zero?) in {text!r}") from None
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_eval(e, namespace) for e in node.elts]
+        return [_eval(e, namespace, text) for e in node.elts]
     return _lookup(node, namespace)

@@ -126,17 +126,7 @@ def test_16_processes_opening_an_empty_store_migrate_it_once(backend, request, t
 
 @pytest.mark.parametrize(
     "backend",
-    [
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.xfail(
-                strict=False,  # a race: it usually, not always, shows
-                reason="mlops_nb/tracking/runs.py experiment_id(): select-then-insert of a new "
-                "experiment races on PostgreSQL (UniqueViolation on experiments_name_key)",
-            ),
-        ),
-    ],
+    ["sqlite", "postgresql"],
 )
 def test_16_processes_starting_runs_in_a_new_experiment_at_once(backend, request, tmp_path):
     failures = _open_at_once(_empty_store(backend, request, tmp_path), "run", tmp_path)

@@ -26,11 +26,14 @@ from mlops_nb.project import Project
 from mlops_nb.store import gc
 
 
-def _spawn(code: str, *args: str) -> subprocess.Popen:
+def _spawn(code: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -92,7 +95,9 @@ def test_kill_9_mid_blob_write_leaves_nothing_half_written(request, store, tmp_p
     before = set(project.blobs.iter_digests())
     fifo = tmp_path / "weights.fifo"
     os.mkfifo(fifo)
-    child = _spawn(UPLOAD, str(fifo))
+    private_tmp = tmp_path / "tmp"  # where a remote store stages its uploads in the child
+    private_tmp.mkdir()
+    child = _spawn(UPLOAD, str(fifo), env={"TMPDIR": str(private_tmp)})
     run_id = child.stdout.readline().strip()
     with open(fifo, "wb") as writer:  # the child is reading the source into a staging file
         writer.write(os.urandom(6 * 1024 * 1024))  # returns once a 4 MiB chunk is staged
@@ -103,10 +108,15 @@ def test_kill_9_mid_blob_write_leaves_nothing_half_written(request, store, tmp_p
     assert checks["references"]["status"] == "ok"
     run = mlops.get_run(run_id)
     assert run.status == "crashed" and run.artifacts == []
-    staged = gc.staging_files(project.blobs)
-    if store == "local":  # the staging file is what the kill left; gc reclaims it
-        assert len(staged) == 1 and staged[0][1] > 0
-        assert gc.collect(project, delete=True, grace=0).freed >= staged[0][1]
+    # What the kill left is one staging file, under a temporary name only.
+    if store == "local":
+        staged = [path for path, _, _ in gc.staging_files(project.blobs)]
+    else:  # a remote store stages in the machine's temp folder (the child's TMPDIR)
+        staged = list(private_tmp.rglob("*.part"))
+    assert len(staged) == 1 and staged[0].stat().st_size >= 4 * 1024 * 1024
+    if store == "local":  # gc reclaims it
+        assert gc.collect(project, delete=True, grace=0).freed >= 4 * 1024 * 1024
+        assert not staged[0].exists()
     data = os.urandom(1024 * 1024)
     (tmp_path / "weights.bin").write_bytes(data)
     with mlops.start_run("retry"):

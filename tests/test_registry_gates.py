@@ -224,6 +224,23 @@ def test_data_checks_gate(project):
     assert check(mlops.promote("churn@2"), "data_checks").observed.startswith("train@1: passed")
 
 
+def test_a_check_that_breaks_fails_closed(project, monkeypatch):
+    from mlops_nb.data import checks
+
+    set_config(project, "promotion: {production: {require: [{data_checks: passed}]}}")
+    with mlops.start_run():
+        mlops.snapshot(pd.DataFrame({"x": [1, 2]}), "train")
+        mlops.register_model(fit_model()[0], "churn")
+
+    def broken(*_args):
+        raise RuntimeError("checks store unreachable")
+
+    monkeypatch.setattr(checks, "data_checks_status", broken)
+    failed = check(rejected("churn@1"), "data_checks")
+    assert failed.observed == "could not be evaluated: checks store unreachable"
+    assert holder("production") is None
+
+
 def test_approvals_count_distinct_people_other_than_the_promoter(any_project, monkeypatch):
     set_config(any_project, "promotion: {production: {approvals: 2}}")
     monkeypatch.setenv("MLOPS_USER", "alice")

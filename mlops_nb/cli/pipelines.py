@@ -33,15 +33,28 @@ def _interrupt_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, handler)
 
 
+def _skip_unused_grammar() -> None:
+    """papermill needs nbformat, which imports jsonschema, whose optional checker for the
+    ``iri`` string format compiles a Lark grammar at import time (0.7 s of CPU here). Notebook
+    schemas use no such format, so these commands go without that checker (this process
+    only; kernels are separate processes)."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 @contextmanager
 def _executing() -> Iterator[None]:
     """Around an execution: SIGTERM acts like Ctrl-C, Python warnings (e.g. a kernel
-    fallback) print as ``warning: ...`` lines, and an interruption says what was done."""
-    _interrupt_on_sigterm()
+    fallback) print at once as ``warning: ...`` lines, and an interruption says what was
+    done."""
     from ..pipelines.results import KernelFallbackWarning
 
-    with warnings.catch_warnings(record=True) as caught:
+    _skip_unused_grammar()
+    _interrupt_on_sigterm()
+    with warnings.catch_warnings():
         warnings.simplefilter("always", KernelFallbackWarning)
+        warnings.showwarning = lambda message, *_args, **_kwargs: click.echo(
+            f"warning: {message}", err=True
+        )
         try:
             yield
         except KeyboardInterrupt:
@@ -49,9 +62,6 @@ def _executing() -> Iterator[None]:
                 "interrupted: running kernels stopped, their runs marked interrupted", err=True
             )
             raise
-        finally:
-            for item in caught:
-                click.echo(f"warning: {item.message}", err=True)
 
 
 def _progress_style(as_json: bool) -> str:
@@ -83,6 +93,13 @@ def _parameters(
         values[name] = text
         texts.pop(name, None)
     return values, texts
+
+
+def _literal(rows: Any) -> list[tuple[Any, ...]]:
+    """Rows for a rich table with text shown as is (``train[model=a]`` is not markup)."""
+    from rich.markup import escape
+
+    return [tuple(escape(v) if isinstance(v, str) else v for v in row) for row in rows]
 
 
 def _show_failure(error: Any) -> None:
@@ -200,7 +217,9 @@ def _help_params(notebook: Path, as_json: bool) -> None:
         click.echo(f"{source.path.name} declares no parameters (no cell tagged 'parameters')")
     else:
         print_table(
-            rows, ["name", "type", "default", "help"], title=f"parameters of {source.path.name}"
+            _literal(rows),
+            ["name", "type", "default", "help"],
+            title=f"parameters of {source.path.name}",
         )
 
 
@@ -273,7 +292,7 @@ def pipeline_run(
         title = f"pipeline {result.name}" + (
             " (dry run)" if dry_run else f" run {result.run_id[:8]}"
         )
-        print_table(rows, ["step", "status", "reason", "run", "seconds"], title=title)
+        print_table(_literal(rows), ["step", "status", "reason", "run", "seconds"], title=title)
     failed = [s for s in result.steps if s.status == "failed"]
     if not as_json:
         for step in failed:

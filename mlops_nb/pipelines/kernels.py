@@ -92,9 +92,9 @@ class KernelHandle:
         process = self.process
         if process is None or process.poll() is not None:
             return
-        try:
+        try:  # the kernel's whole process group: what it started goes too
             os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+        except (AttributeError, ProcessLookupError, PermissionError):  # no killpg on Windows
             process.kill()
 
     @property

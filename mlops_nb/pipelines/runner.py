@@ -138,10 +138,10 @@ class Runner:
             return None, planned, entry, ""
         if not task.selected:
             return StepResult(task.name, "skipped", "not selected and not cached"), None, None, ""
-        if self.force:
-            reason = "--force"
-        elif stale:
+        if stale:
             reason = stale
+        elif entry is not None:  # a valid entry, but --force
+            reason = "--force"
         else:
             before = cache.previous(self.project, task.scope)
             reason = (

@@ -108,7 +108,8 @@ class AuditWriter:
         seq = last_seq + 1
         ts = round(time.time(), 6)
         actor = actor or current_user()
-        text = canonical_json(details)
+        plain = jsonable(details)
+        text = canonical_json(plain)
         digest = event_hash(seq, ts, actor, action, subject, text, prev_hash)
         self.conn.execute(
             sa.insert(schema.audit_events).values(
@@ -122,7 +123,7 @@ class AuditWriter:
                 hash=digest,
             )
         )
-        event = Event(seq, ts, actor, action, subject, json.loads(text), prev_hash, digest)
+        event = Event(seq, ts, actor, action, subject, plain, prev_hash, digest)
         self.events.append(event)
         return event
 

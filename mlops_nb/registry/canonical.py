@@ -4,6 +4,11 @@
 with the current time, so identical models would get different digests. This renumbers ids
 and files in schema order (keeping shared references shared) and writes the zip with fixed
 timestamps. Anything that does not look like a skops file is returned unchanged.
+
+It also returns the file's *type signature*: every descriptive string of the schema (classes,
+modules, loaders, function paths, dtypes), leaving out data (JSON-encoded values, file
+names). Files with one signature hold the same types, so the registry asks skops which of
+them are untrusted once per signature, not once per model.
 """
 
 from __future__ import annotations
@@ -18,10 +23,15 @@ SCHEMA = "schema.json"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def _renumber(schema: Any, names: set[str]) -> dict[str, str]:
-    """Renumber ids and files in place, in a fixed walk order; returns {old file: new}."""
+Signature = frozenset[tuple[str, str]]
+
+
+def _renumber(schema: Any, names: set[str]) -> tuple[dict[str, str], Signature]:
+    """Renumber ids and files in place, in a fixed walk order; returns ({old file: new},
+    the type signature)."""
     ids: dict[int, int] = {}
     files: dict[str, str] = {}
+    described: set[tuple[str, str]] = set()
     containers = (dict, list)
     stack = [schema]
     while stack:
@@ -35,21 +45,26 @@ def _renumber(schema: Any, names: set[str]) -> dict[str, str]:
         name = node.get("file")
         if type(name) is str and name in names:
             node["file"] = files.setdefault(name, f"{len(files)}{PurePosixPath(name).suffix}")
+        data = "content" if node.get("__loader__") == "JsonNode" else "file"
+        described.update(
+            (k, v) for k, v in node.items() if type(v) is str and k != data and k != "file"
+        )
         stack.extend(v for v in node.values() if type(v) in containers)
-    return files
+    return files, frozenset(described)
 
 
-def canonical_skops(data: bytes) -> bytes:
-    """``data`` rewritten deterministically (loads exactly like the original)."""
+def canonical_skops(data: bytes) -> tuple[bytes, Signature | None]:
+    """``data`` rewritten deterministically (loads exactly like the original), and its type
+    signature (None when ``data`` does not look like a skops file)."""
     try:
         source = zipfile.ZipFile(io.BytesIO(data))
         names = set(source.namelist())
         schema = json.loads(source.read(SCHEMA))
     except (zipfile.BadZipFile, KeyError, ValueError):
-        return data
-    files = _renumber(schema, names)
+        return data, None
+    files, signature = _renumber(schema, names)
     if names - set(files) != {SCHEMA}:  # a member the schema does not reference: leave as is
-        return data
+        return data, None
     out = io.BytesIO()
     with source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
         entries = [(SCHEMA, json.dumps(schema, sort_keys=True, separators=(",", ":")).encode())]
@@ -58,4 +73,4 @@ def canonical_skops(data: bytes) -> bytes:
         ]
         for name, content in entries:
             target.writestr(zipfile.ZipInfo(name, EPOCH), content)
-    return out.getvalue()
+    return out.getvalue(), signature

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 FLAVORS = ("sklearn", "file", "folder", "pickle")
 SKLEARN_MODULES = {"sklearn", "numpy", "scipy", "skops"}
 PICKLE_WARNING = "unpickling runs code chosen by whoever wrote the bytes"
+UNTRUSTED_CACHE = 256
+# skops' verdict per type signature (see ``canonical``). Only the early check at registration
+# uses it: loading always asks skops, with the pinned list.
+_untrusted: dict[frozenset[tuple[str, str]], frozenset[str]] = {}
 
 
 class UntrustedModelError(UsageError):
@@ -69,10 +73,17 @@ def _skops_bytes(obj: Any) -> tuple[bytes | None, str]:
     import skops.io
 
     try:
-        data = canonical_skops(skops.io.dumps(obj))
+        data, signature = canonical_skops(skops.io.dumps(obj))
     except (TypeError, ValueError, NotImplementedError) as exc:
         return None, f"skops cannot save it ({str(exc).splitlines()[0]})"
-    extra = sorted(set(skops.io.get_untrusted_types(data=data)) - TRUSTED_TYPES)
+    untrusted = _untrusted.get(signature) if signature is not None else None
+    if untrusted is None:
+        untrusted = frozenset(skops.io.get_untrusted_types(data=data))
+        if signature is not None:
+            if len(_untrusted) >= UNTRUSTED_CACHE:
+                _untrusted.clear()
+            _untrusted[signature] = untrusted
+    extra = sorted(untrusted - TRUSTED_TYPES)
     if extra:
         return None, f"it holds types outside mlops_nb's trusted list: {', '.join(extra)}"
     return data, ""

@@ -82,9 +82,13 @@ class MetricGate:
             )
         return cls(condition)
 
+    @property
+    def rule(self) -> str:
+        return str(self.condition)
+
     def evaluate(self, ctx: GateContext) -> Check:
         metrics = ctx.candidate.metrics
-        rule = str(self.condition)
+        rule = self.rule
         try:
             ok = self.condition.evaluate({"metrics": metrics})
         except MissingValue as missing:
@@ -108,6 +112,10 @@ class FromGate:
 
     source: str
 
+    @property
+    def rule(self) -> str:
+        return f"from: {self.source}"
+
     def evaluate(self, ctx: GateContext) -> Check:
         current = aliases.holder(ctx.conn, ctx.candidate.name, self.source)
         if current is None:
@@ -115,7 +123,7 @@ class FromGate:
         else:
             observed = f"{self.source} is v{current}"
         return Check(
-            f"from: {self.source}",
+            self.rule,
             observed,
             f"{self.source} is v{ctx.candidate.version}",
             current == ctx.candidate.version,
@@ -178,6 +186,10 @@ class BeatsGate:
         return cls(text=text, alias=alias, metric=metric, **fields)
 
     @property
+    def rule(self) -> str:
+        return f"beats: {self.text}"
+
+    @property
     def required(self) -> str:
         unit = "%" if self.relative else ""
         return f"{self.metric} - {self.alias} {self.op} {self.threshold:g}{unit}"
@@ -199,7 +211,7 @@ class BeatsGate:
         return None
 
     def evaluate(self, ctx: GateContext) -> Check:
-        rule = f"beats: {self.text}"
+        rule = self.rule
         champion = ctx.holder(self.alias)
         if champion is None:
             return Check(
@@ -238,8 +250,10 @@ class BeatsGate:
 class DataChecksGate:
     """``data_checks: passed``: every dataset the candidate's run read passed its checks."""
 
+    rule = "data_checks: passed"
+
     def evaluate(self, ctx: GateContext) -> Check:
-        rule, required = "data_checks: passed", "passed for every input dataset"
+        rule, required = self.rule, "passed for every input dataset"
         datasets = ctx.candidate.datasets
         if not datasets:
             return Check(
@@ -274,8 +288,10 @@ class DataChecksGate:
 class ReproducibleGate:
     """``reproducible: true``: the candidate's run was flagged reproducible."""
 
+    rule = "reproducible: true"
+
     def evaluate(self, ctx: GateContext) -> Check:
-        rule, required = "reproducible: true", "its run is reproducible"
+        rule, required = self.rule, "its run is reproducible"
         run_id = ctx.candidate.run_id
         if run_id is None:
             return Check(rule, f"{ctx.candidate.ref} was registered outside a run", required, False)
@@ -306,6 +322,10 @@ class ApprovalsGate:
 
     count: int
 
+    @property
+    def rule(self) -> str:
+        return f"approvals: {self.count}"
+
     def evaluate(self, ctx: GateContext) -> Check:
         table = schema.approvals
         approvers = sorted(
@@ -322,7 +342,7 @@ class ApprovalsGate:
         )
         observed = f"{len(approvers)}" + (f" ({', '.join(approvers)})" if approvers else "")
         return Check(
-            f"approvals: {self.count}",
+            self.rule,
             observed,
             f">= {self.count} approvers other than {ctx.actor}",
             len(approvers) >= self.count,

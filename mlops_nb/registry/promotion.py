@@ -21,7 +21,7 @@ from ..identity import current_user
 from ..store import schema
 from . import aliases, audit, hooks, versions
 from .gates import Check, GateContext
-from .policy import policy_for
+from .policy import Policy, policy_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -182,14 +182,13 @@ def _details(result: PromotionResult, candidate: versions.ModelVersion) -> dict[
     }
 
 
-def _evaluate(policy: Any, ctx: GateContext) -> list[Check]:
+def _evaluate(policy: Policy | None, ctx: GateContext) -> list[Check]:
     checks = []
     for gate in policy.gates if policy else ():
         try:
             checks.append(gate.evaluate(ctx))
         except Exception as exc:  # fail closed: a broken check never lets a model through
-            rule = getattr(gate, "text", None) or type(gate).__name__
-            checks.append(Check(str(rule), f"could not be evaluated: {exc}", "evaluable", False))
+            checks.append(Check(gate.rule, f"could not be evaluated: {exc}", "evaluable", False))
     return checks
 
 

@@ -61,6 +61,7 @@ def register(
     if description is not None and not isinstance(description, str):
         raise UsageError("description must be text")
     hooks.configured(project.config, "register")
+    actor = current_user()
     model_signature = signature_of(obj_or_path, signature)
     model_metrics = _checked_metrics(metrics) if metrics is not None else None
     packed = pack(obj_or_path, trusted=trusted)
@@ -75,7 +76,7 @@ def register(
         "signature": model_signature,
         "requirements": requirements(packed.modules),
         "description": description,
-        "created_by": current_user(),
+        "created_by": actor,
     }
     run_id = run.run_id if run is not None else None
     datasets = _datasets(project, run_id)
@@ -104,7 +105,7 @@ def register(
             "metrics": model_metrics,
             "datasets": [{"ref": d["ref"], "digest": d["digest"]} for d in datasets],
         }
-        event = writer.record("register", audit.model_subject(name, version), details)
+        event = writer.record("register", audit.model_subject(name, version), details, actor)
     hooks.fire(
         project,
         "register",

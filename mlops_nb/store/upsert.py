@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 
 class Upsert:
-    """Insert rows into ``table``; on a key conflict set ``update`` columns (if ``only_if``).
+    """Insert rows into ``table``; on a key conflict set ``update`` columns (if ``only_if``),
+    or leave the existing row alone when ``update`` is empty.
 
     The statement is built once per dialect and reused (this sits on the metric hot path).
     """
@@ -32,6 +33,8 @@ class Upsert:
         else:  # pragma: no cover - only the two supported backends reach here
             raise NotImplementedError(f"upsert on {dialect}")
         statement = insert(self.table)
+        if not self.update:
+            return statement.on_conflict_do_nothing(index_elements=self.keys)
         new = statement.excluded
         return statement.on_conflict_do_update(
             index_elements=self.keys,

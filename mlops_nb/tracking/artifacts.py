@@ -52,6 +52,14 @@ def _files_of(folder: Path) -> list[tuple[Path, str]]:
     found = []
     for current, dirs, files in os.walk(folder):
         dirs.sort()
+        for name in dirs:
+            path = Path(current) / name
+            if path.is_symlink():
+                where = "inside" if path.resolve().is_relative_to(root) else "outside"
+                raise UsageError(
+                    f"{path} is a link to a folder {where} {folder}; replace the link with a "
+                    "copy of the folder (or remove it)"
+                )
         for name in sorted(files):
             path = Path(current) / name
             if not path.resolve().is_relative_to(root):

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from ..errors import NotFoundError, UsageError
 from ..identity import current_user, hostname
 from ..store import schema
+from ..store.upsert import Upsert
 from . import metric_log
 from .environment import environment, git_state
-from .values import check_key, check_metric_value, decode_param, encode_param
+from .values import check_key, check_metric_value, check_text, decode_param, encode_param
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 STATUSES = ("running", "finished", "failed", "crashed", "interrupted")
 HEARTBEAT_INTERVAL = 15.0
+MAX_TAG_VALUE = 5000
 # A run on another host whose heartbeat is older than this is considered crashed.
 HEARTBEAT_LEASE = 120.0
 
@@ -47,31 +49,33 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+_insert_experiment = Upsert(schema.experiments, keys=("name",), update=())
+_insert_environment = Upsert(schema.environments, keys=("digest",), update=())
+
+
 def experiment_id(conn: sa.Connection, name: str) -> int:
-    """The id of experiment ``name``, created on first use."""
+    """The id of experiment ``name``, created on first use (safe under concurrent creation)."""
     table = schema.experiments
-    found = conn.execute(sa.select(table.c.experiment_id).where(table.c.name == name)).scalar()
+    query = sa.select(table.c.experiment_id).where(table.c.name == name)
+    found = conn.execute(query).scalar()
     if found is None:
-        found = conn.execute(
-            sa.insert(table).values(name=name, created_at=time.time())
-        ).inserted_primary_key[0]
+        _insert_experiment(conn, [{"name": name, "created_at": time.time()}])
+        found = conn.execute(query).scalar_one()
     return found
 
 
-def _store_environment(project: Project, conn: sa.Connection) -> str:
+def _store_environment(project: Project, conn: sa.Connection, learned: dict) -> str:
     digest, info = environment()
     if ("env", digest) not in project.db.memo:
-        table = schema.environments
-        if conn.execute(sa.select(table.c.digest).where(table.c.digest == digest)).first() is None:
-            conn.execute(_INSERT_ENV, {"digest": digest, "info": info})
-        project.db.memo["env", digest] = True
+        _insert_environment(conn, [{"digest": digest, "info": info}])
+        learned["env", digest] = True
     return digest
 
 
-def _experiment(project: Project, conn: sa.Connection, name: str) -> int:
+def _experiment(project: Project, conn: sa.Connection, name: str, learned: dict) -> int:
     found = project.db.memo.get(("experiment", name))
     if found is None:
-        found = project.db.memo["experiment", name] = experiment_id(conn, name)
+        found = learned["experiment", name] = experiment_id(conn, name)
     return found  # type: ignore[return-value]
 
 
@@ -98,21 +102,21 @@ def create_run(
     notebook_path: str | None = None,
 ) -> Run:
     """Insert a ``running`` run owned by this process, with its params and tags."""
-    if not isinstance(experiment, str) or not experiment.strip():
-        raise UsageError("experiment must be a non-empty name")
+    check_text(experiment, "experiment name")
     run_id = new_run_id()
-    name = name or f"{kind}-{run_id[:8]}"
+    name = check_text(str(name) if name is not None else f"{kind}-{run_id[:8]}", "run name")
     param_rows = _param_rows(params or {})
     tag_rows = _tag_rows(tags or {})
     git = git_state(os.getcwd())
     now = time.time()
+    learned: dict = {}  # memo entries, kept only once the transaction commits
     with project.db.write() as conn:
         conn.execute(
             _INSERT_RUN,
             {
                 "run_id": run_id,
                 "name": str(name),
-                "experiment_id": _experiment(project, conn, experiment),
+                "experiment_id": _experiment(project, conn, experiment, learned),
                 "kind": kind,
                 "status": "running",
                 "parent_id": parent_id,
@@ -124,7 +128,7 @@ def create_run(
                 "notebook_path": notebook_path,
                 "git_commit": git.get("commit"),
                 "git_dirty": git.get("dirty"),
-                "env_digest": _store_environment(project, conn),
+                "env_digest": _store_environment(project, conn, learned),
             },
         )
         if param_rows:
@@ -136,6 +140,7 @@ def create_run(
                 _INSERT_TAGS,
                 [{"run_id": run_id, "key": k, "value": v} for k, v in tag_rows.items()],
             )
+    project.db.memo.update(learned)
     metric_log.FLUSHER.beat(run_id, project)
     return Run(project, run_id)
 
@@ -182,7 +187,10 @@ def _param_rows(params: Mapping[str, Any]) -> dict[str, str]:
 def _tag_rows(tags: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(tags, Mapping):
         raise UsageError(f"tags must be a mapping of name to value, not {type(tags).__name__}")
-    return {check_key(k, "tag name"): str(v) for k, v in tags.items()}
+    return {
+        check_key(k, "tag name"): check_text(str(v), f"tag {k!r}", max_length=MAX_TAG_VALUE)
+        for k, v in tags.items()
+    }
 
 
 def _write_params(conn: sa.Connection, run_id: str, rows: dict[str, str], now: float) -> None:

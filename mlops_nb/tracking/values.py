@@ -30,6 +30,17 @@ def check_key(key: Any, what: str = "key") -> str:
     return key
 
 
+def check_text(value: Any, what: str, max_length: int | None = MAX_KEY) -> str:
+    """Free text stored in the database: a non-empty str without NUL, within ``max_length``."""
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{what} must be a non-empty string, got {value!r:.40}")
+    if "\x00" in value:
+        raise UsageError(f"{what} contains a NUL character; remove it")
+    if max_length is not None and len(value) > max_length:
+        raise UsageError(f"{what} is {len(value)} characters long (limit {max_length})")
+    return value
+
+
 def check_metric_value(key: str, value: Any) -> float:
     """A metric value as a plain float. NaN and +/-inf are stored faithfully."""
     if type(value) is float:
