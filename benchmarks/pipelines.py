@@ -147,11 +147,13 @@ def bench_sweep(folder: Path) -> tuple[str, str, str, str]:
     grid = ["-p", "lr", "0.1,0.2", "-p", "seed", "1,2,3,4"]
     mlops("sweep", str(notebook), *grid, "--jobs", "1")  # warm: imports, kernel specs
     sequential = mlops("sweep", str(notebook), *grid, "--jobs", "1", "--force")
+    sequential_cpu = CPU_SECONDS[-1]
     parallel = mlops("sweep", str(notebook), *grid, "--jobs", "2", "--force")
+    parallel_cpu = CPU_SECONDS[-1]
     return (
-        "2x4 sweep, --jobs 2 vs --jobs 1 (s)",
-        f"{sequential:.2f}",
-        f"{parallel:.2f}",
+        "2x4 sweep, --jobs 1 vs --jobs 2: wall s (cpu s)",
+        f"{sequential:.2f} ({sequential_cpu:.2f})",
+        f"{parallel:.2f} ({parallel_cpu:.2f})",
         f"{sequential / parallel:.2f}x (bar >= 1.7x)",
     )
 

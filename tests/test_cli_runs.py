@@ -36,7 +36,9 @@ def test_init_creates_a_project(tmp_path, monkeypatch):
     monkeypatch.delenv("MLOPS_STORE_URI", raising=False)
     result = subprocess.run(
         [sys.executable, "-m", "mlops_nb.cli", "init", str(tmp_path / "p")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "p" / ".mlops" / "mlops.db").exists()
@@ -65,8 +67,12 @@ def test_runs_show_and_compare(project):
 
 
 def test_usage_errors_exit_2_with_one_line(project):
-    for args in (["runs", "show", "nope42"], ["runs", "ls", "--filter", "metrics.x >"],
-                 ["runs", "compare", "abc"], ["runs", "frobnicate"]):
+    for args in (
+        ["runs", "show", "nope42"],
+        ["runs", "ls", "--filter", "metrics.x >"],
+        ["runs", "compare", "abc"],
+        ["runs", "frobnicate"],
+    ):
         result = mlops_cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr

@@ -12,10 +12,14 @@ import pytest
 import mlops_nb as mlops
 from mlops_nb.project import Project
 
+
 def _python(code: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-        timeout=120, **kwargs,
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
     )
 
 
@@ -57,8 +61,12 @@ def test_concurrent_writers_lose_nothing(project):
                     mlops.log_param(f"p{i}", i)
         """
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(n)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for n in range(4)
     ]
     for proc in procs:
@@ -73,8 +81,11 @@ def test_concurrent_writers_lose_nothing(project):
 
 def test_other_processes_see_points_while_the_run_is_live(project):
     writer = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(
-            """
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
             import sys, time, mlops_nb as mlops
             run = mlops.start_run("live")
             print(run.run_id, flush=True)
@@ -82,8 +93,11 @@ def test_other_processes_see_points_while_the_run_is_live(project):
                 mlops.log_metric("m", i, step=i)
             sys.stdin.readline()  # stay alive until the test has looked
             """
-        )],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         run_id = writer.stdout.readline().strip()

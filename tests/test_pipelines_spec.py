@@ -178,15 +178,20 @@ def test_cli_reports_an_invalid_pipeline_with_exit_2(folder):
     assert "pipeline.yaml line 4: step 'a' cannot need itself" in result.stderr
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("    grid: {rows: [1, 2]}\n", "needs select:"),
-    ("    select: metrics.auc\n", "select: needs a grid:"),
-    ("    grid: {rows: [1, x]}\n    select: metrics.auc\n", "rows expects int"),
-    ("    grid: {rows: []}\n    select: metrics.auc\n", "non-empty list"),
-    ("    parameters: {rows: 1}\n    grid: {rows: [2]}\n    select: metrics.auc\n",
-     "rows is set both in parameters and in grid"),
-    ("    grid: {rows: [2]}\n    select: auc\n", "sort 'auc'"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("    grid: {rows: [1, 2]}\n", "needs select:"),
+        ("    select: metrics.auc\n", "select: needs a grid:"),
+        ("    grid: {rows: [1, x]}\n    select: metrics.auc\n", "rows expects int"),
+        ("    grid: {rows: []}\n    select: metrics.auc\n", "non-empty list"),
+        (
+            "    parameters: {rows: 1}\n    grid: {rows: [2]}\n    select: metrics.auc\n",
+            "rows is set both in parameters and in grid",
+        ),
+        ("    grid: {rows: [2]}\n    select: auc\n", "sort 'auc'"),
+    ],
+)
 def test_bad_grids_are_reported(folder, body, expected):
     message = error_of(write(folder, "steps:\n  a:\n    notebook: prep.ipynb\n" + body))
     assert expected in message

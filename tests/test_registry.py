@@ -14,6 +14,7 @@ import pytest
 import mlops_nb as mlops
 from mlops_nb.config import load_config
 from mlops_nb.errors import IntegrityError, NotFoundError, UsageError
+from mlops_nb.project import Project
 from mlops_nb.registry import api
 from mlops_nb.registry import manifest as manifests
 from mlops_nb.registry.flavors import UntrustedModelError
@@ -34,9 +35,10 @@ def fit_model(seed: int = 0, frame: bool = False):
 
 
 def set_config(project, text: str) -> None:
-    """Write ``mlops.yaml`` and make the open project use it."""
+    """Write ``mlops.yaml`` and make the open project (and the fixture's handle) use it."""
     (project.root / "mlops.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
-    project.config = load_config(project.root)
+    for handle in (project, Project.find()):
+        handle.config = load_config(project.root)
 
 
 def register(name: str = "churn", seed: int = 0, **metrics: float):
@@ -255,6 +257,26 @@ def test_trusted_types_come_from_code_not_from_the_file(project, monkeypatch):
     with pytest.raises(UntrustedModelError, match=r"sklearn\.tree\._tree\.Tree"):
         mlops.load_model(tree.ref)
     assert mlops.load_model(model.ref) is not None  # needs nothing beyond skops' defaults
+
+
+def test_a_full_disk_records_nothing_and_a_retry_succeeds(project, monkeypatch):
+    import errno
+    import os
+
+    from mlops_nb.errors import StoreError
+
+    register()
+
+    def disk_full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", disk_full)
+        with pytest.raises(StoreError, match="no space left"):
+            mlops.register_model(fit_model(1)[0], "churn")
+    assert list(mlops.models()["version"]) == [1] and actions() == ["register"]
+    retried = mlops.register_model(fit_model(1)[0], "churn")
+    assert retried.version == 2 and mlops.load_model("churn@2") is not None
 
 
 # --- references and errors --------------------------------------------------------------------

@@ -221,6 +221,9 @@ def test_reject_register_approve_and_demote_hooks(project, receiver):
         ("{on_promote: [{url: 'ftp://x/y'}]}", "http:// or https://"),
         ("{on_promote: [{url: 'http://x', command: 'y'}]}", "exactly one of"),
         ("{on_promote: [{command: ''}]}", "string or a list"),
+        ("{on_promote: [{command: x, timeout: soon}]}", "number of seconds"),
+        ("{on_promote: [{url: 'http://x', secret: y}]}", "unknown key 'secret'"),
+        ("{on_promote: [{command: x, secret_env: y}]}", "unknown key 'secret_env'"),
     ],
 )
 def test_bad_hook_config_fails_before_anything_moves(project, hooks, message):

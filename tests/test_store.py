@@ -52,7 +52,7 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path):
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="newer than this mlops_nb.*pip install -U"):
+    with pytest.raises(StoreError, match=r"newer than this mlops_nb.*pip install -U"):
         MetadataStore(f"sqlite:///{path}")
     assert path.read_bytes() == before
 
@@ -144,9 +144,7 @@ def test_bad_yaml_names_file_and_line(tmp_path):
 
 def test_yaml_python_tags_are_not_executed(tmp_path):
     marker = tmp_path / "pwned"
-    (tmp_path / "mlops.yaml").write_text(
-        f"x: !!python/object/apply:os.system ['touch {marker}']\n"
-    )
+    (tmp_path / "mlops.yaml").write_text(f"x: !!python/object/apply:os.system ['touch {marker}']\n")
     with pytest.raises(UsageError, match="invalid YAML"):
         Project(tmp_path)
     assert not marker.exists()

@@ -119,3 +119,22 @@ def test_bad_sort_and_missing_grid_are_usage_errors(project, notebook):
         mlops_api.sweep(notebook, {"lr": [0.1]}, sort="score")
     result = mlops("sweep", "train.ipynb")
     assert result.returncode == 2 and "give the grid" in result.stderr
+
+
+def test_cli_pipeline_on_a_dask_cluster_of_worker_processes(project):
+    pytest.importorskip("distributed")
+    write_notebook(project.root / "a.ipynb", "n = 1", SCORE.replace("lr * depth", "n"))
+    (project.root / "p.yaml").write_text(
+        "steps:\n  one: {notebook: a.ipynb, parameters: {n: 1}}\n"
+        "  two: {notebook: a.ipynb, parameters: {n: 2}}\n"
+    )
+    result = mlops("pipeline", "run", "p.yaml", "--executor", "dask", "--jobs", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    steps = {s["name"]: s for s in json.loads(result.stdout)["steps"]}
+    assert {n: s["metrics"] for n, s in steps.items()} == {
+        "one": {"score": 1.0},
+        "two": {"score": 2.0},
+    }
+    runs = [mlops_api.get_run(s["run_id"]) for s in steps.values()]
+    assert all(r.status == "finished" for r in runs)
+    assert runs[0].params["pid"] != runs[1].params["pid"]

@@ -7,8 +7,8 @@ only drive the kernels, so notebooks run in parallel on separate cores).
 kernel; the executed notebook comes back with the result and the kernel writes metrics and
 artifacts straight to the store. A cluster on other hosts therefore needs a shared store
 (``MLOPS_STORE_URI=postgresql+psycopg://...`` and ``MLOPS_ARTIFACT_URI=s3://...``); a local
-SQLite database or blob folder is refused for it. ``dask`` alone starts a local cluster of
-``jobs`` single-threaded worker processes on 127.0.0.1 for the duration of the run.
+SQLite database or blob folder is refused for it. ``dask`` alone starts a cluster of ``jobs``
+single-threaded worker processes on 127.0.0.1 for the duration of the run.
 """
 
 from __future__ import annotations
@@ -85,18 +85,20 @@ def check_shared_store(project: Project, host: str) -> None:
 class DaskExecutor:
     def __init__(self, project: Project, address: str | None, jobs: int | None):
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
+            from distributed.deploy.subprocess import SubprocessCluster
         except ImportError:
             raise UsageError(
                 "the dask executor needs dask.distributed: pip install 'mlops_nb[team]'"
             ) from None
         self.cluster = None
         if address is None:
-            self.cluster = LocalCluster(
+            # Scheduler and workers as `dask spec` subprocesses: unlike multiprocessing-based
+            # local clusters they never re-import this program's __main__.
+            self.cluster = SubprocessCluster(
+                host="127.0.0.1",
                 n_workers=jobs or os.cpu_count() or 1,
                 threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
                 dashboard_address=None,
             )
             address = self.cluster.scheduler_address

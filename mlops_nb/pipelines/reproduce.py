@@ -72,6 +72,20 @@ def _pin(value: Any, read: dict[str, int]) -> Any:
     return value
 
 
+def _recorded_parameters(source: NotebookSource, read: dict[str, int]) -> dict[str, Any]:
+    """The parameters injected into the recorded run (secrets aside), and any default naming
+    a dataset the run read, each dataset reference pinned to the version it read."""
+    recorded = source.content.get("metadata", {}).get("papermill", {}).get("parameters") or {}
+    cell = source.parameters
+    values = {k: _pin(v, read) for k, v in recorded.items() if k not in cell.secrets()}
+    for name, param in cell.parameters.items():
+        if name not in values and param.has_literal_default and param.secret_env is None:
+            pinned = _pin(param.default, read)
+            if pinned != param.default:
+                values[name] = pinned
+    return values
+
+
 def _compare(
     recorded: dict[str, float], reproduced: dict[str, float], tolerance: float
 ) -> list[tuple[Any, ...]]:
@@ -105,15 +119,8 @@ def reproduce_run(
     folder = where.parent if where.is_absolute() else project.root / where.parent
     source = NotebookSource((folder / where.name), content)
     read = datasets_read(project, original.run_id)
-    recorded = content.get("metadata", {}).get("papermill", {}).get("parameters") or {}
     secrets = source.parameters.secrets()
-    overrides = {k: _pin(v, read) for k, v in recorded.items() if k not in secrets}
-    if source.parameters.index is not None:
-        for name, param in source.parameters.parameters.items():
-            pinned = _pin(param.default, read) if param.has_literal_default else None
-            if name not in overrides and pinned is not None and pinned != param.default:
-                overrides[name] = pinned
-    overrides = check_parameters(source.parameters, overrides, where.name)
+    overrides = check_parameters(source.parameters, _recorded_parameters(source, read), where.name)
     run = create_run(
         project,
         name=f"reproduce {original.name}",

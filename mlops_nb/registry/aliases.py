@@ -19,6 +19,18 @@ LATEST = "latest"
 _VERSION = re.compile(r"^v?(\d+)$")
 REF_HELP = "use NAME, NAME@VERSION or NAME@ALIAS (e.g. churn, churn@3, churn@production)"
 
+_aliases = schema.model_aliases
+_name, _alias = sa.bindparam("b_name"), sa.bindparam("b_alias")
+# Built once: the hot path only binds values.
+_HOLDER = sa.select(_aliases.c.version).where(_aliases.c.name == _name, _aliases.c.alias == _alias)
+_OF_VERSION = (
+    sa.select(_aliases.c.alias)
+    .where(_aliases.c.name == _name, _aliases.c.version == sa.bindparam("b_version"))
+    .order_by(_aliases.c.alias)
+)
+_INSERT = sa.insert(_aliases)
+_UPDATE = sa.update(_aliases).where(_aliases.c.name == _name, _aliases.c.alias == _alias)
+
 
 def check_alias(alias: object) -> str:
     """A valid alias name that does not read as a version."""
@@ -64,21 +76,11 @@ def parse_ref(ref: object) -> tuple[str, int | str | None]:
 
 def holder(conn: sa.Connection, name: str, alias: str) -> int | None:
     """The version holding ``alias`` of model ``name``, if any."""
-    table = schema.model_aliases
-    return conn.execute(
-        sa.select(table.c.version).where(table.c.name == name, table.c.alias == alias)
-    ).scalar()
+    return conn.execute(_HOLDER, {"b_name": name, "b_alias": alias}).scalar()
 
 
 def of_version(conn: sa.Connection, name: str, version: int) -> list[str]:
-    table = schema.model_aliases
-    return list(
-        conn.execute(
-            sa.select(table.c.alias)
-            .where(table.c.name == name, table.c.version == version)
-            .order_by(table.c.alias)
-        ).scalars()
-    )
+    return list(conn.execute(_OF_VERSION, {"b_name": name, "b_version": version}).scalars())
 
 
 def of_model(conn: sa.Connection, name: str | None = None) -> dict[tuple[str, int], list[str]]:
@@ -95,18 +97,11 @@ def of_model(conn: sa.Connection, name: str | None = None) -> dict[tuple[str, in
 
 def move(conn: sa.Connection, name: str, alias: str, version: int, previous: int | None) -> None:
     """Point ``alias`` at ``version``; ``previous`` is its current holder (None: unset)."""
-    table = schema.model_aliases
-    now = time.time()
+    values = {"version": version, "updated_at": time.time()}
     if previous is None:
-        conn.execute(
-            sa.insert(table).values(name=name, alias=alias, version=version, updated_at=now)
-        )
+        conn.execute(_INSERT, {"name": name, "alias": alias, **values})
     else:
-        conn.execute(
-            sa.update(table)
-            .where(table.c.name == name, table.c.alias == alias)
-            .values(version=version, updated_at=now)
-        )
+        conn.execute(_UPDATE, {"b_name": name, "b_alias": alias, **values})
 
 
 def remove(conn: sa.Connection, name: str, alias: str) -> int:

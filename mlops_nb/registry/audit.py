@@ -36,6 +36,10 @@ GENESIS = "0" * 64
 # pg_advisory_xact_lock key shared by every audit writer of a PostgreSQL store.
 PG_LOCK_KEY = 0x6D6C6F70_61756474  # "mlopaudt"
 EVENT_COLUMNS = ["seq", "ts", "actor", "action", "subject", "details", "prev_hash", "hash"]
+_events = schema.audit_events
+# Built once: the hot path only binds values.
+_HEAD = sa.select(_events.c.seq, _events.c.hash).order_by(_events.c.seq.desc()).limit(1)
+_APPEND = sa.insert(_events)
 
 
 def jsonable(value: Any) -> Any:
@@ -95,10 +99,7 @@ class AuditWriter:
     def _head(self) -> tuple[int, str]:
         if self.events:
             return self.events[-1].seq, self.events[-1].hash
-        table = schema.audit_events
-        row = self.conn.execute(
-            sa.select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
-        ).first()
+        row = self.conn.execute(_HEAD).first()
         return (row.seq, row.hash) if row else (0, GENESIS)
 
     def record(
@@ -112,16 +113,17 @@ class AuditWriter:
         text = canonical_json(plain)
         digest = event_hash(seq, ts, actor, action, subject, text, prev_hash)
         self.conn.execute(
-            sa.insert(schema.audit_events).values(
-                seq=seq,
-                ts=ts,
-                actor=actor,
-                action=action,
-                subject=subject,
-                details=text,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
+            _APPEND,
+            {
+                "seq": seq,
+                "ts": ts,
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "details": text,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            },
         )
         event = Event(seq, ts, actor, action, subject, plain, prev_hash, digest)
         self.events.append(event)

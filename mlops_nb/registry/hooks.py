@@ -44,6 +44,7 @@ EVENTS = ("register", "promote", "reject", "approve", "demote")
 COMMAND_TIMEOUT = 60.0
 URL_TIMEOUT = 10.0
 OUTPUT_TAIL = 500
+HOOK_KEYS = {"command", "url", "secret_env", "timeout"}
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,16 @@ def _validate(event_name: str, hooks: Any) -> list[dict[str, Any]]:
             not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https")
         ):
             raise UsageError(f"{where}: 'url' must be an http:// or https:// URL, got {url!r}")
+        unknown = sorted(set(hook) - HOOK_KEYS)
+        if unknown or ("secret_env" in hook and url is None):
+            raise UsageError(
+                f"{where}: unknown key {(unknown or ['secret_env'])[0]!r} for this "
+                "hook; a command takes command, timeout; a url takes url, "
+                "secret_env, timeout"
+            )
+        timeout = hook.get("timeout", 1)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise UsageError(f"{where}: 'timeout' must be a number of seconds > 0")
     return hooks
 
 

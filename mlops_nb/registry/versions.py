@@ -144,19 +144,30 @@ def _not_found(conn: sa.Connection, name: str, selector: int | str | None) -> No
     return NotFoundError(f"no version of {name} holds alias {selector!r}; {known}")
 
 
+_versions, _held = schema.model_versions, schema.model_aliases
+_of_name = sa.select(_versions).where(_versions.c.name == sa.bindparam("b_name"))
+# Built once: the hot path only binds values.
+_LATEST = _of_name.order_by(_versions.c.version.desc()).limit(1)
+_NUMBERED = _of_name.where(_versions.c.version == sa.bindparam("b_selector"))
+_ALIASED = _of_name.join(
+    _held, sa.and_(_held.c.name == _versions.c.name, _held.c.version == _versions.c.version)
+).where(_held.c.alias == sa.bindparam("b_selector"))
+_NEWEST = (
+    sa.select(_versions.c.version, _versions.c.digest, _versions.c.run_id)
+    .where(_versions.c.name == sa.bindparam("b_name"))
+    .order_by(_versions.c.version.desc())
+    .limit(1)
+)
+_INSERT = sa.insert(_versions)
+
+
 def _row(conn: sa.Connection, name: str, selector: int | str | None) -> Any:
     """The row a selector (number, alias or None = latest) points at, in one query."""
-    table, held = schema.model_versions, schema.model_aliases
-    query = sa.select(table).where(table.c.name == name)
     if selector is None:
-        query = query.order_by(table.c.version.desc()).limit(1)
-    elif isinstance(selector, int):
-        query = query.where(table.c.version == selector)
+        row = conn.execute(_LATEST, {"b_name": name}).first()
     else:
-        query = query.join(
-            held, sa.and_(held.c.name == table.c.name, held.c.version == table.c.version)
-        ).where(held.c.alias == selector)
-    row = conn.execute(query).first()
+        query = _NUMBERED if isinstance(selector, int) else _ALIASED
+        row = conn.execute(query, {"b_name": name, "b_selector": selector}).first()
     if row is None:
         raise _not_found(conn, name, selector)
     return row
@@ -172,13 +183,7 @@ def get(
 
 def newest(conn: sa.Connection, name: str) -> Any:
     """``(version, digest, run_id)`` of the latest version of ``name``, or None."""
-    table = schema.model_versions
-    return conn.execute(
-        sa.select(table.c.version, table.c.digest, table.c.run_id)
-        .where(table.c.name == name)
-        .order_by(table.c.version.desc())
-        .limit(1)
-    ).first()
+    return conn.execute(_NEWEST, {"b_name": name}).first()
 
 
 def insert(project: Project, conn: sa.Connection, version: int, **values: Any) -> ModelVersion:
@@ -186,7 +191,7 @@ def insert(project: Project, conn: sa.Connection, version: int, **values: Any) -
     for key in ("metrics", "signature", "requirements", "datasets"):
         if values.get(key) is not None:
             values[key] = audit.canonical_json(values[key])
-    conn.execute(sa.insert(schema.model_versions).values(version=version, **values))
+    conn.execute(_INSERT, {"version": version, **values})
     return _from_row(project, SimpleNamespace(version=version, **values), [])
 
 
