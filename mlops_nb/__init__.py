@@ -46,6 +46,11 @@ _API = {
     "audit": "mlops_nb.registry.api",
     "verify_audit": "mlops_nb.registry.api",
     "PromotionRejected": "mlops_nb.registry.api",
+    "PromotionResult": "mlops_nb.registry.api",
+    "ModelVersion": "mlops_nb.registry.api",
+    "AuditVerification": "mlops_nb.registry.api",
+    "get_model_version": "mlops_nb.registry.api",
+    "demote": "mlops_nb.registry.api",
     # pipelines
     "run_notebook": "mlops_nb.pipelines.api",
     "run_pipeline": "mlops_nb.pipelines.api",

@@ -122,6 +122,14 @@ def parse_condition(text: Any, where: str = "condition") -> Condition:
             raise UsageError(f"{where}: {type(node).__name__} is not allowed in {text!r}")
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise UsageError(f"{where}: private names are not allowed in {text!r}")
+        if isinstance(node, (ast.Attribute, ast.Subscript)):
+            try:
+                dotted(node)
+            except ValueError:
+                raise UsageError(
+                    f"{where}: {ast.unparse(node)!r} is not a name like metrics.auc or "
+                    f"metrics['a/b'] in {text!r}"
+                ) from None
     return Condition(text.strip(), tree)
 
 

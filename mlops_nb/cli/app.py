@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import click
 
@@ -47,16 +46,11 @@ class LazyGroup(click.Group):
     """A group whose sub-commands are imported only when used (fast ``--help``)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._available(name))
-
-    @staticmethod
-    def _available(name: str) -> bool:
-        module = COMMANDS[name].split(":")[0]
-        return importlib.util.find_spec(f"mlops_nb.cli.{module}") is not None
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         target = COMMANDS.get(name)
-        if target is None or not self._available(name):
+        if target is None:
             return None
         module, attr = target.split(":")
         return getattr(importlib.import_module(f"mlops_nb.cli.{module}"), attr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,13 +31,13 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if value is not None and type(value).__name__ in ("NaTType",):
         return None
-    try:
-        import pandas as pd
-
-        if value is not pd.NA and not isinstance(value, (str, bytes)) and pd.isna(value) is True:
-            return None
-    except (ImportError, TypeError, ValueError):
-        pass
+    pd = sys.modules.get("pandas")  # only values from pandas need its NA checks
+    if pd is not None and not isinstance(value, (str, bytes)):
+        try:
+            if value is pd.NA or pd.isna(value) is True:
+                return None
+        except (TypeError, ValueError):
+            pass
     return _plain(value)
 
 
@@ -59,13 +60,14 @@ def print_table(
     rows: Iterable[Sequence[Any]], columns: Sequence[str], title: str | None = None
 ) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(format_cell(v) for v in row))
+        table.add_row(*(escape(format_cell(v)) for v in row))
     Console().print(table)
 
 

@@ -95,13 +95,6 @@ def _parameters(
     return values, texts
 
 
-def _literal(rows: Any) -> list[tuple[Any, ...]]:
-    """Rows for a rich table with text shown as is (``train[model=a]`` is not markup)."""
-    from rich.markup import escape
-
-    return [tuple(escape(v) if isinstance(v, str) else v for v in row) for row in rows]
-
-
 def _show_failure(error: Any) -> None:
     click.echo(error.details(), err=True)
 
@@ -217,7 +210,7 @@ def _help_params(notebook: Path, as_json: bool) -> None:
         click.echo(f"{source.path.name} declares no parameters (no cell tagged 'parameters')")
     else:
         print_table(
-            _literal(rows),
+            rows,
             ["name", "type", "default", "help"],
             title=f"parameters of {source.path.name}",
         )
@@ -292,7 +285,7 @@ def pipeline_run(
         title = f"pipeline {result.name}" + (
             " (dry run)" if dry_run else f" run {result.run_id[:8]}"
         )
-        print_table(_literal(rows), ["step", "status", "reason", "run", "seconds"], title=title)
+        print_table(rows, ["step", "status", "reason", "run", "seconds"], title=title)
     failed = [s for s in result.steps if s.status == "failed"]
     if not as_json:
         for step in failed:

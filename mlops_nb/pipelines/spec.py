@@ -153,14 +153,17 @@ class _Doc:
         self.path = path
         self.lines: dict[tuple[Any, ...], int] = {}
         self.errors: list[str] = []
+        self._indexed: set[int] = set()  # each node once: aliases may repeat or nest nodes
+        self._open: set[int] = set()  # nodes being indexed: meeting one again is a cycle
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise UsageError(f"pipeline file {path} does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read pipeline file {path}: {exc}") from None
-        loader = _loader_class()(text)
+        loader = None
         try:
+            loader = _loader_class()(text)
             node = loader.get_single_node()
             if node is not None:
                 self._index(node, ())
@@ -171,14 +174,31 @@ class _Doc:
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise UsageError(f"{path}{where}: invalid YAML ({problem}); fix the file") from None
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
         if self.errors:
             raise UsageError("\n".join(self.errors))
 
     def _index(self, node: Any, path: tuple[Any, ...]) -> None:
+
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self._open:
+            raise UsageError(
+                f"{self.path} line {node.start_mark.line + 1}: a YAML alias refers to itself; "
+                "remove the recursive '*' reference"
+            )
+        if id(node) in self._indexed:
+            return
+        self._indexed.add(id(node))
+        self._open.add(id(node))
+        try:
+            self._index_children(node, path)
+        finally:
+            self._open.discard(id(node))
+
+    def _index_children(self, node: Any, path: tuple[Any, ...]) -> None:
         import yaml
 
-        self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key, value in node.value:

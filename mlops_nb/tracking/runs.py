@@ -188,7 +188,7 @@ def _tag_rows(tags: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(tags, Mapping):
         raise UsageError(f"tags must be a mapping of name to value, not {type(tags).__name__}")
     return {
-        check_key(k, "tag name"): check_text(str(v), f"tag {k!r}", max_length=MAX_TAG_VALUE)
+        check_key(k, "tag name"): check_text(str(v), f"tag {k!r}", MAX_TAG_VALUE, allow_empty=True)
         for k, v in tags.items()
     }
 

@@ -30,9 +30,12 @@ def check_key(key: Any, what: str = "key") -> str:
     return key
 
 
-def check_text(value: Any, what: str, max_length: int | None = MAX_KEY) -> str:
-    """Free text stored in the database: a non-empty str without NUL, within ``max_length``."""
-    if not isinstance(value, str) or not value.strip():
+def check_text(
+    value: Any, what: str, max_length: int | None = MAX_KEY, allow_empty: bool = False
+) -> str:
+    """Free text stored in the database: a str without NUL, within ``max_length``, and not
+    blank unless ``allow_empty``."""
+    if not isinstance(value, str) or not (allow_empty or value.strip()):
         raise UsageError(f"{what} must be a non-empty string, got {value!r:.40}")
     if "\x00" in value:
         raise UsageError(f"{what} contains a NUL character; remove it")
