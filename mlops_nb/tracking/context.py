@@ -91,8 +91,9 @@ def _require_run() -> Run:
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
-    run = _require_run()
-    _runs.log_batch(run.project, run.run_id, metrics=[(key, value, step)])
+    """Log one metric point (microseconds: it is appended to the run's log, not to SQL)."""
+    run = _stack[-1] if _stack else _require_run()
+    _runs.log_batch(run.project, run.run_id, ((key, value, step),))
 
 
 def log_metrics(

@@ -250,8 +250,8 @@ def log_batch(
             log = log_of(project, run_id)
         if step is None:
             step = log.next_step(key)
-        elif isinstance(step, bool) or not isinstance(step, int):
-            if hasattr(step, "item"):
+        elif type(step) is not int:
+            if hasattr(step, "item") and not isinstance(step, bool):
                 step = int(step.item())
             else:
                 raise UsageError(f"step must be an integer, got {step!r}")
