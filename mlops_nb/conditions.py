@@ -16,13 +16,17 @@ from typing import Any
 
 from .errors import UsageError
 
-_COMPARE = {
+# Comparison operators by syntax node; the run filter language compiles the same ones to SQL.
+COMPARISONS = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
+}
+_COMPARE = {
+    **COMPARISONS,
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
 }

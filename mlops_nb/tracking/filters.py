@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 import json
-import operator
 from typing import Any
 
 import sqlalchemy as sa
 
+from ..conditions import COMPARISONS
 from ..errors import UsageError
 from ..store import schema
 
@@ -29,14 +29,6 @@ COLUMNS = {
     "end_time": schema.runs.c.end_time,
     "parent_id": schema.runs.c.parent_id,
     "experiment": schema.experiments.c.name,
-}
-_OPS = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
 }
 MAX_LENGTH = 4000
 
@@ -99,9 +91,9 @@ def _comparison(group: str, key: str | None, op: ast.cmpop, value: Any, expr: st
         clauses = [_comparison(group, key, ast.Eq(), v, expr) for v in value]
         combined = sa.or_(*clauses) if clauses else sa.false()
         return ~combined if isinstance(op, ast.NotIn) else combined
-    if type(op) not in _OPS:
+    if type(op) not in COMPARISONS:
         raise _fail(expr, f"unsupported operator {type(op).__name__}")
-    compare = _OPS[type(op)]
+    compare = COMPARISONS[type(op)]
     if group == "column":
         return compare(COLUMNS[key], value)
     runs = schema.runs
