@@ -77,11 +77,20 @@ def shot(page, name: str) -> None:
 def palette(page, command: str) -> None:
     """Run a command from the command palette (opened from the View menu: a focused notebook
     editor may keep the keyboard shortcut)."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Activate Command Palette").click()
+    from playwright.sync_api import expect
+
     search = page.locator(".lm-CommandPalette-input")
+    for _ in range(3):  # the menu item toggles the palette: open it until the search shows
+        if search.is_visible():
+            break
+        page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Activate Command Palette").click()
+        page.wait_for_timeout(300)
     search.fill(command)
-    page.locator(".lm-CommandPalette-item", has_text=command).first.click()
+    # The palette re-renders its items while commands change state, so a click can land on a
+    # detached node: run the active (first matching) item with Enter instead.
+    expect(page.locator(".lm-CommandPalette-item.lm-mod-active")).to_contain_text(command)
+    search.press("Enter")
 
 
 def test_runs_list_details_live_refresh_and_notebook(page, lab, project):
