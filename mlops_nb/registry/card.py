@@ -32,16 +32,14 @@ def _when(ts: float | None) -> str | None:
 
 
 def _run(mv: ModelVersion) -> dict[str, Any] | None:
+    from ..errors import NotFoundError
+    from ..tracking.runs import Run
+
     if mv.run_id is None:
         return None
-    runs, exps = schema.runs, schema.experiments
-    with mv.project.db.read() as conn:
-        row = conn.execute(
-            sa.select(runs, exps.c.name.label("experiment"))
-            .join(exps, exps.c.experiment_id == runs.c.experiment_id)
-            .where(runs.c.run_id == mv.run_id)
-        ).first()
-    if row is None:
+    try:
+        row = Run(mv.project, mv.run_id).refresh().row
+    except NotFoundError:
         return {"run_id": mv.run_id, "missing": True}
     return {
         "run_id": row.run_id,
