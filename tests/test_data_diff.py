@@ -63,6 +63,27 @@ def test_with_key_edited_rows_are_changed_with_their_columns(any_project, frames
     assert diff.removed()["id"].tolist() == [10]
 
 
+def test_with_key_rows_in_the_same_order_or_shuffled(project):
+    index = pd.Index(range(100, 150), name="row")
+    base = pd.DataFrame({"id": range(50), "x": np.arange(50.0)}, index=index)
+    edited = base.copy()
+    edited.loc[[105, 120], "x"] = 0.5
+    mlops.snapshot(base, "o")
+    mlops.snapshot(edited, "o")
+    mlops.snapshot(base.sample(frac=1, random_state=0), "o")
+    diff = mlops.diff_datasets("o@1", "o@2", key="id")
+    assert (diff.rows_added, diff.rows_removed, diff.rows_changed, diff.rows_unchanged) == (
+        0,
+        0,
+        2,
+        48,
+    )
+    assert diff.changed_columns == {"x": 2}
+    assert diff.changed()[("o@2", "id")].tolist() == [5, 20]
+    shuffled = mlops.diff_datasets("o@1", "o@3", key="id")
+    assert shuffled.identical and shuffled.rows_unchanged == 50
+
+
 def test_rows_are_a_multiset_and_order_does_not_matter(project):
     df = pd.DataFrame({"a": [1, 1, 2, 3]})
     mlops.snapshot(df, "m")

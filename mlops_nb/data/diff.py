@@ -12,6 +12,7 @@ billions of keys to become likely).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,14 +77,29 @@ class Side:
         """The data (or some columns), read from the store on first use."""
         if self._frame is not None:
             return self._frame if columns is None else self._frame[columns]
-        from .load import frame_from_parquet, parquet_bytes
+        from .load import frame_from_table
+
+        if columns is None:  # kept: the whole frame is converted at most once
+            self._frame = frame_from_table(self.table(), self.version)
+            return self._frame
+        return frame_from_table(self.table(columns), self.version, whole=False)
+
+    def table(self, columns: list[str] | None = None) -> Any:
+        """The data (or some columns) as a ``pyarrow.Table``; bytes are read and verified once."""
+        from .load import parquet_bytes, read_table
 
         if self._parquet is None:
             self._parquet = parquet_bytes(self.project, self.version)
-        if columns is None:  # kept: the whole frame is read at most once
-            self._frame = frame_from_parquet(self._parquet, self.version)
-            return self._frame
-        return frame_from_parquet(self._parquet, self.version, columns)
+        return read_table(self._parquet, self.version, columns)
+
+    def rows_at(self, columns: list[str], positions: np.ndarray) -> pd.DataFrame:
+        """Some columns at some row positions, with their exact dtypes (converting no other)."""
+        if self._frame is not None:
+            return self._frame[columns].iloc[positions]
+        from .load import frame_from_table
+
+        rows = self.table(columns).take(positions)
+        return frame_from_table(rows, self.version, whole=False)
 
     def row_hashes(self, columns: list[str], casts: dict[str, str]) -> np.ndarray:
         """Row hashes over ``columns`` (stored ones when they cover exactly the whole row)."""
@@ -309,21 +325,34 @@ def _multiset(diff: DatasetDiff, ha: np.ndarray, hb: np.ndarray) -> None:
     diff.samples["removed"] = _first_missing(ha, ub)
 
 
-def _sorted_keys(side: Side, key: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Key hashes of a side, sorted, with the row positions that sort them."""
+def _key_hashes(side: Side, key: list[str]) -> np.ndarray:
+    """One hash per row over the key columns, refusing a key that is not unique."""
     import numpy as np
 
     frame = side.frame(key)
     hashes = fp.combine((fp.column_hashes(frame[c]) for c in key), len(key), len(frame))
-    order = np.argsort(hashes)
-    ordered = hashes[order]
+    ordered = np.sort(hashes)
     duplicates = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
     if duplicates:
         raise UsageError(
             f"key {key} is not unique in {side.label} ({duplicates} repeated values); pass a "
             "unique key, or none to compare rows as a multiset"
         )
-    return ordered, order
+    return hashes
+
+
+def _align(ka: np.ndarray, kb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions ``(ia, ib)`` of the keys both sides have, and a mask of ``a``'s matched rows."""
+    import numpy as np
+
+    if np.array_equal(ka, kb):  # the usual case: same keys in the same order
+        everything = np.arange(len(ka))
+        return everything, everything, np.ones(len(ka), dtype=bool)
+    oa, ob = np.argsort(ka), np.argsort(kb)
+    where, shared = _lookup(kb[ob], ka[oa])
+    kept = np.zeros(len(ka), dtype=bool)
+    kept[oa[where[shared]]] = True
+    return oa[where[shared]], ob[shared], kept
 
 
 def _by_key(
@@ -331,23 +360,23 @@ def _by_key(
 ) -> None:
     import numpy as np
 
-    ka, oa = _sorted_keys(a, key)
-    kb, ob = _sorted_keys(b, key)
-    where, shared = _lookup(kb, ka)
-    ia, ib = oa[where[shared]], ob[shared]
+    with ThreadPoolExecutor(2) as pool:  # both sides are read (and verified) at once
+        ka, kb = pool.map(lambda side: _key_hashes(side, key), (a, b))
+    ia, ib, kept = _align(ka, kb)
     differs = ha[ia] != hb[ib]
-    diff.rows_changed = int(differs.sum())
+    diff.rows_changed = int(np.count_nonzero(differs))
     diff.rows_unchanged = len(ia) - diff.rows_changed
     diff.rows_removed = len(ka) - len(ia)
     diff.rows_added = len(kb) - len(ia)
-    kept = np.zeros(len(ka), dtype=bool)
-    kept[where[shared]] = True
-    diff.samples["added"] = np.sort(ob[~shared])[:SAMPLE].tolist()
-    diff.samples["removed"] = np.sort(oa[~kept])[:SAMPLE].tolist()
+    matched_b = np.zeros(len(kb), dtype=bool)
+    matched_b[ib] = True
+    diff.samples["added"] = np.flatnonzero(~matched_b)[:SAMPLE].tolist()
+    diff.samples["removed"] = np.flatnonzero(~kept)[:SAMPLE].tolist()
     pos_a, pos_b = ia[differs], ib[differs]
     order = np.argsort(pos_b)
-    diff.samples["changed_a"] = pos_a[order][:SAMPLE].tolist()
-    diff.samples["changed_b"] = pos_b[order][:SAMPLE].tolist()
+    pos_a, pos_b = pos_a[order], pos_b[order]
+    diff.samples["changed_a"] = pos_a[:SAMPLE].tolist()
+    diff.samples["changed_b"] = pos_b[:SAMPLE].tolist()
     if diff.rows_changed:
         _count_changed_columns(diff, a, b, key, pos_a, pos_b)
 
@@ -355,14 +384,16 @@ def _by_key(
 def _count_changed_columns(
     diff: DatasetDiff, a: Side, b: Side, key: list[str], pos_a: np.ndarray, pos_b: np.ndarray
 ) -> None:
+    """Per column, how many of the changed rows differ in it (reading only those rows)."""
+    import numpy as np
+
     casts = _common_casts(a, b, diff.compared_on)
-    frame_a, frame_b = a.frame(), b.frame()
-    for name in diff.compared_on:
-        if name in key:
-            continue
-        col_a = _cast(frame_a[name].iloc[pos_a], casts.get(name))
-        col_b = _cast(frame_b[name].iloc[pos_b], casts.get(name))
-        count = int((fp.column_hashes(col_a) != fp.column_hashes(col_b)).sum())
+    columns = [name for name in diff.compared_on if name not in key]
+    rows_a, rows_b = a.rows_at(columns, pos_a), b.rows_at(columns, pos_b)
+    for name in columns:
+        col_a = _cast(rows_a[name], casts.get(name))
+        col_b = _cast(rows_b[name], casts.get(name))
+        count = int(np.count_nonzero(fp.column_hashes(col_a) != fp.column_hashes(col_b)))
         if count:
             diff.changed_columns[name] = count
 

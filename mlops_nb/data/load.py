@@ -68,10 +68,8 @@ def parquet_bytes(project: Project, version: DatasetVersion) -> bytearray:
         return chunks.read_bytes(project.blobs, manifest, version.ref, pool)
 
 
-def frame_from_parquet(
-    data: bytearray, version: DatasetVersion, columns: list[str] | None = None
-) -> pd.DataFrame:
-    """A dataframe version (or some of its columns) from its Parquet bytes."""
+def read_table(data: bytearray, version: DatasetVersion, columns: list[str] | None = None) -> Any:
+    """A dataframe version's Parquet bytes (or some of its columns) as a ``pyarrow.Table``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -86,11 +84,27 @@ def frame_from_parquet(
             f"{version.ref} has {table.num_rows} rows, {version.rows} were "
             "recorded; restore the blob store from a backup"
         )
+    return table
+
+
+def frame_from_table(table: Any, version: DatasetVersion, whole: bool = True) -> pd.DataFrame:
+    """A table read from a version as a DataFrame with the recorded dtypes; unless ``whole``
+    (some columns or rows only), the index is a fresh range."""
     schema = dict(version.schema or {})
-    if columns is not None:
-        schema["columns"] = [c for c in schema["columns"] if c["name"] in columns]
+    if not whole:
+        schema["columns"] = [c for c in schema["columns"] if c["name"] in table.column_names]
         schema["index"] = {"kind": "range"}
-    return restore_dtypes(table.to_pandas(), schema)
+    frame = table.to_pandas()
+    if not whole:
+        frame = frame.reset_index(drop=True)
+    return restore_dtypes(frame, schema)
+
+
+def frame_from_parquet(
+    data: bytearray, version: DatasetVersion, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """A dataframe version (or some of its columns) from its Parquet bytes."""
+    return frame_from_table(read_table(data, version, columns), version, whole=columns is None)
 
 
 def read_frame(project: Project, version: DatasetVersion) -> pd.DataFrame:
