@@ -47,7 +47,10 @@ def new_pool() -> ThreadPoolExecutor:
 
 
 class ChunkWriter(io.RawIOBase):
-    """A writable binary stream that stores what it receives as chunks (see ``finish``)."""
+    """A writable binary stream that stores what it receives as chunks (see ``finish``).
+
+    Chunk buffers are recycled once their blob is stored, so a large write touches at most
+    ``IN_FLIGHT + 1`` buffers' worth of fresh memory."""
 
     def __init__(
         self, blobs: BlobStore, pool: ThreadPoolExecutor, abort: threading.Event | None = None
@@ -57,7 +60,9 @@ class ChunkWriter(io.RawIOBase):
         self.pool = pool
         self.abort = abort
         self.size = 0
-        self._buffer = bytearray(CHUNK_SIZE)  # filled in place, handed over when full
+        self._spare: list[bytearray] = []
+        self._lock = threading.Lock()
+        self._buffer = self._take()  # filled in place, handed over when full
         self._filled = 0
         self._futures: list[Future[str]] = []
         self._slots = threading.BoundedSemaphore(IN_FLIGHT)
@@ -69,38 +74,58 @@ class ChunkWriter(io.RawIOBase):
         return self.size
 
     def write(self, data: Any) -> int:
-        if self.abort is not None and self.abort.is_set():
-            raise Aborted
         view = memoryview(data).cast("B")
         taken = 0
         while taken < len(view):
-            count = min(len(view) - taken, len(self._buffer) - self._filled)
+            count = min(len(view) - taken, CHUNK_SIZE - self._filled)
             self._buffer[self._filled : self._filled + count] = view[taken : taken + count]
             self._filled += count
             taken += count
-            if self._filled == len(self._buffer):
-                self._submit(self._buffer)
-                self._buffer, self._filled = bytearray(CHUNK_SIZE), 0
+            self._submit_if_full()
         self.size += len(view)
         return len(view)
 
-    def put(self, chunk: bytes) -> None:
-        """Store one whole chunk (the caller cut it at a chunk boundary)."""
-        self.size += len(chunk)
-        self._submit(chunk)
+    def fill_from(self, source: BinaryIO) -> None:
+        """Store everything ``source`` holds, read straight into the chunk buffers."""
+        while True:
+            got = source.readinto(memoryview(self._buffer)[self._filled :])
+            if not got:
+                return
+            self._filled += got
+            self.size += got
+            self._submit_if_full()
 
-    def _submit(self, chunk: bytes | bytearray) -> None:
+    def _take(self) -> bytearray:
+        with self._lock:
+            return self._spare.pop() if self._spare else bytearray(CHUNK_SIZE)
+
+    def _submit_if_full(self) -> None:
+        if self._filled == CHUNK_SIZE:
+            self._submit(self._buffer, CHUNK_SIZE)
+            self._buffer, self._filled = self._take(), 0
+
+    def _submit(self, buffer: bytearray, length: int) -> None:
+        if self.abort is not None and self.abort.is_set():
+            raise Aborted
         self._slots.acquire()
-        future = self.pool.submit(self.blobs.put_bytes, chunk)
-        future.add_done_callback(lambda _f: self._slots.release())
+        future = self.pool.submit(self.blobs.put_bytes, memoryview(buffer)[:length])
+
+        def recycle(_future: Future[str]) -> None:
+            with self._lock:
+                self._spare.append(buffer)
+            self._slots.release()
+
+        future.add_done_callback(recycle)
         self._futures.append(future)
 
     def finish(self) -> list[str]:
         """Store the last partial chunk and wait: the digests of all chunks, in order."""
         if self._filled:
-            self._submit(self._buffer[: self._filled])
-        self._buffer, self._filled = bytearray(0), 0
-        return [future.result() for future in self._futures]
+            self._submit(self._buffer, self._filled)
+            self._filled = 0
+        digests = [future.result() for future in self._futures]
+        self._spare.clear()
+        return digests
 
     def cancel(self) -> None:
         for future in self._futures:
@@ -116,8 +141,7 @@ def store_stream(
     """Store a readable stream as chunks: (chunk digests, size)."""
     writer = ChunkWriter(blobs, pool)
     try:
-        while chunk := source.read(CHUNK_SIZE):
-            writer.put(chunk)
+        writer.fill_from(source)
         return writer.finish(), writer.size
     except BaseException:
         writer.cancel()

@@ -116,8 +116,7 @@ class Side:
             data = self.project.blobs.get_bytes(version.row_hashes_digest)
             return np.frombuffer(data, dtype="<u8")
         frame = self.frame(columns)
-        hashes = (fp.column_hashes(_cast(frame[c], casts.get(c))) for c in columns)
-        return fp.combine(hashes, len(columns), len(frame))
+        return fp.hash_rows([_cast(frame[c], casts.get(c)) for c in columns])
 
 
 def _cast(series: pd.Series, target: str | None) -> pd.Series:
@@ -330,7 +329,7 @@ def _key_hashes(side: Side, key: list[str]) -> np.ndarray:
     import numpy as np
 
     frame = side.frame(key)
-    hashes = fp.combine((fp.column_hashes(frame[c]) for c in key), len(key), len(frame))
+    hashes = fp.row_hashes(frame)
     ordered = np.sort(hashes)
     duplicates = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
     if duplicates:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from .parallel import BLOCK, ordered_map
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     import pandas as pd
 
@@ -26,6 +29,11 @@ if TYPE_CHECKING:
 ROW_HASH = "mlops-rowhash/1"
 _NULL_HASH = 0x9E3779B97F4A7C15
 _MIXED = {"mixed", "mixed-integer", "mixed-integer-float"}
+_MIXING = (  # SplitMix64's finalizer: (shift, then multiply by)
+    (30, 0xBF58476D1CE4E5B9),
+    (27, 0x94D049BB133111EB),
+    (31, None),
+)
 
 
 @dataclass
@@ -161,10 +169,37 @@ def _hash_values(values: Any) -> np.ndarray:
     from pandas.core.util.hashing import hash_array
 
     array = np.asarray(values)
+    if array.dtype.kind in "iuf" and array.dtype.itemsize <= 8:
+        return hash_numbers(array)
     if array.dtype.kind in "OUSb" or array.dtype == object:
         array = np.asarray(values, dtype=object)
         return hash_array(np.array([str(v) for v in array], dtype=object), categorize=False)
     return hash_array(array, categorize=False)
+
+
+def hash_numbers(values: np.ndarray) -> np.ndarray:
+    """One uint64 per number: its bits (zero-extended; -0.0 as 0.0 and one NaN for all) mixed
+    by SplitMix64's finalizer. The same values as pandas' ``hash_array`` gives from 3.0 on,
+    computed here so the digest does not depend on the pandas version, in cache-sized blocks
+    (one pass over memory, no temporary the size of the column)."""
+    import numpy as np
+
+    out = values.view(f"u{values.dtype.itemsize}").astype(np.uint64)
+    if values.dtype.kind == "f":
+        bits = f"u{values.dtype.itemsize}"
+        out[np.isnan(values)] = np.array(np.nan, dtype=values.dtype).view(bits)
+        out[out == np.array(-0.0, dtype=values.dtype).view(bits)] = 0
+    scratch = np.empty(min(len(out), BLOCK), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, len(out), BLOCK):
+            block = out[start : start + BLOCK]
+            spare = scratch[: len(block)]
+            for shift, multiplier in _MIXING:
+                np.right_shift(block, shift, out=spare)
+                block ^= spare
+                if multiplier is not None:
+                    block *= multiplier
+    return out
 
 
 def numbers(series: pd.Series) -> np.ndarray:
@@ -182,50 +217,89 @@ def numbers(series: pd.Series) -> np.ndarray:
     return series.to_numpy()
 
 
-def column_hashes(
+ColumnHasher = Callable[[int, int], "np.ndarray"]
+
+
+def column_hasher(
     series: pd.Series, factorized: dict[str, Factorized] | None = None, name: str | None = None
-) -> np.ndarray:
-    """One uint64 per value; equal values (of one dtype) hash equal, nulls hash to a constant."""
+) -> ColumnHasher:
+    """``hasher(start, stop)``: one uint64 per value of that slice of the column. Equal values
+    (of one dtype) hash equal; nulls hash to a constant. Text and categories are factorised
+    here, once (kept in ``factorized[name]`` for the profile), and each distinct value hashed
+    once; numbers are hashed slice by slice."""
     import numpy as np
 
     if _is_factorizable(series):
         fact = factorize(series)
         if factorized is not None and name is not None:
             factorized[name] = fact
-        out = (
-            _hash_values(fact.uniques)[fact.codes]
-            if len(fact.uniques)
-            else np.zeros(len(series), dtype=np.uint64)
-        )
-        out[fact.codes < 0] = _NULL_HASH
-        return out
+        # code -1 (null) picks the last entry
+        table = np.append(_hash_values(fact.uniques), np.uint64(_NULL_HASH))
+        return lambda start, stop: table[fact.codes[start:stop]]
+    values = numbers(series)
     mask = series.isna().to_numpy()
-    out = _hash_values(numbers(series))
-    if mask.any():
-        out[mask] = _NULL_HASH
-    return out
+    if not mask.any():
+        return lambda start, stop: _hash_values(values[start:stop])
+
+    def hashes(start: int, stop: int) -> np.ndarray:
+        out = _hash_values(values[start:stop])
+        out[mask[start:stop]] = _NULL_HASH
+        return out
+
+    return hashes
 
 
-def combine(columns: Iterable[np.ndarray], count: int, rows: int) -> np.ndarray:
-    """Combine ``count`` per-column hashes into one per row (order-sensitive, like tuple
-    hashing). ``columns`` may be a generator: only one column's hashes are alive at a time."""
+def column_hashes(series: pd.Series) -> np.ndarray:
+    """One uint64 per value of a column (see ``column_hasher``)."""
+    return column_hasher(series)(0, len(series))
+
+
+def hash_rows(
+    columns: list[pd.Series],
+    factorized: dict[str, Factorized] | None = None,
+    pool: ThreadPoolExecutor | None = None,
+) -> np.ndarray:
+    """One uint64 per row over the values of ``columns``, order-sensitive like tuple hashing.
+    Rows are hashed in cache-sized blocks, every column of a block at once (blocks spread over
+    ``pool`` when given): no column-sized temporary is made."""
     import numpy as np
 
-    out = np.full(rows, 0x345678, dtype=np.uint64)
-    mult = np.uint64(1000003)
-    with np.errstate(over="ignore"):
-        for i, hashes in enumerate(columns):
-            out ^= hashes
-            out *= mult
-            mult += np.uint64(82520 + 2 * (count - i))
-        out += np.uint64(97531)
+    count, rows = len(columns), len(columns[0]) if columns else 0
+    hashers = list(
+        ordered_map(pool, lambda series: column_hasher(series, factorized, series.name), columns)
+    )
+    multipliers = [
+        np.uint64(1000003 + sum(82520 + 2 * (count - j) for j in range(i))) for i in range(count)
+    ]
+    out = np.empty(rows, dtype=np.uint64)
+
+    def hash_block(start: int) -> None:
+        stop = min(rows, start + BLOCK)
+        block = out[start:stop]
+        block.fill(0x345678)
+        with np.errstate(over="ignore"):
+            for hasher, multiplier in zip(hashers, multipliers, strict=True):
+                block ^= hasher(start, stop)
+                block *= multiplier
+            block += np.uint64(97531)
+
+    starts = range(0, rows, BLOCK)
+    if pool is None:
+        for start in starts:
+            hash_block(start)
+    else:
+        list(pool.map(hash_block, starts))
     return out
 
 
-def row_hashes(df: pd.DataFrame, factorized: dict[str, Factorized] | None = None) -> np.ndarray:
-    """One uint64 per row over the values of every column (the index is not included)."""
-    hashes = (column_hashes(df[c], factorized, c) for c in df.columns)
-    return combine(hashes, df.shape[1], len(df))
+def row_hashes(
+    df: pd.DataFrame,
+    factorized: dict[str, Factorized] | None = None,
+    pool: ThreadPoolExecutor | None = None,
+) -> np.ndarray:
+    """One uint64 per row over the values of every column (the index is not included);
+    the work is spread over ``pool`` when given."""
+    return hash_rows([df[c] for c in df.columns], factorized, pool)
 
 
 def index_hashes(df: pd.DataFrame) -> bytes:
@@ -234,11 +308,8 @@ def index_hashes(df: pd.DataFrame) -> bytes:
 
     if isinstance(df.index, pd.RangeIndex):
         return b""
-    levels = [
-        column_hashes(df.index.get_level_values(i).to_series(index=None))
-        for i in range(df.index.nlevels)
-    ]
-    return combine(levels, len(levels), len(df)).astype("<u8").tobytes()
+    levels = [df.index.get_level_values(i).to_series(index=None) for i in range(df.index.nlevels)]
+    return hash_rows(levels).astype("<u8").tobytes()
 
 
 def schema_text(schema: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ def new_hasher():  # type: ignore[no-untyped-def]
     return hashlib.sha256()
 
 
-def digest_bytes(data: bytes) -> str:
+def digest_bytes(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -191,7 +191,7 @@ class BlobStore:
                 self.fs.rm(key)
                 raise OSError(errno.EIO, "the stored object has the wrong size")
 
-    def put_bytes(self, data: bytes) -> str:
+    def put_bytes(self, data: bytes | bytearray | memoryview) -> str:
         digest = digest_bytes(data)
         if self.is_local and self._reuse(digest):  # remote: checked once, in _commit
             return digest
