@@ -118,6 +118,28 @@ def test_identical_models_get_identical_digests():
     assert len(digests) == 1
 
 
+def test_skops_bytes_equal_the_canonical_skops_round_trip():
+    import skops.io
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from mlops_nb.registry.canonical import canonical_skops, skops_bytes
+
+    model, X = fit_model(3)
+    y = model.predict(X)
+    shared = StandardScaler().fit(X)
+    for obj in (
+        model,
+        make_pipeline(StandardScaler(), model),
+        RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y),
+        make_pipeline(FunctionTransformer(np.log1p), shared, shared),
+    ):
+        data, signature = skops_bytes(obj)
+        assert (data, signature) == canonical_skops(skops.io.dumps(obj))
+        assert skops.io.loads(data, trusted=skops.io.get_untrusted_types(data=data)) is not None
+
+
 def test_explicit_metrics_win_and_are_validated(project):
     model, _ = fit_model()
     with mlops.start_run():

@@ -62,11 +62,45 @@ def canonical_skops(data: bytes) -> tuple[bytes, Signature | None]:
         schema = json.loads(source.read(SCHEMA))
     except (zipfile.BadZipFile, KeyError, ValueError):
         return data, None
-    files, signature = _renumber(schema, names)
-    if names - set(files) != {SCHEMA}:  # a member the schema does not reference: leave as is
-        return data, None
+    with source:
+        rewritten = _rewrite(schema, source, names - {SCHEMA})
+    return rewritten if rewritten is not None else (data, None)
+
+
+def skops_bytes(obj: Any) -> tuple[bytes, Signature | None]:
+    """``canonical_skops(skops.io.dumps(obj))``, byte for byte, made without the round trip:
+    skops' own state walk writes the arrays, and the schema goes straight to the canonical
+    file instead of through skops' indented JSON and back (a third of a registration's time
+    for a small model). Falls back to the round trip if skops' internals move."""
+    import skops
+    import skops.io
+
+    try:
+        from skops.io._utils import SaveContext, get_state
+    except ImportError:
+        return canonical_skops(skops.io.dumps(obj))
+    scratch = io.BytesIO()
+    with zipfile.ZipFile(scratch, "w", zipfile.ZIP_STORED) as members:
+        context = SaveContext(zip_file=members)
+        state = get_state(obj, context)
+        context.clear_memo()
+    state["protocol"] = context.protocol
+    state["_skops_version"] = skops.__version__
+    with zipfile.ZipFile(scratch) as source:
+        rewritten = _rewrite(state, source, set(source.namelist()))
+    return rewritten if rewritten is not None else canonical_skops(skops.io.dumps(obj))
+
+
+def _rewrite(
+    schema: Any, source: zipfile.ZipFile, members: set[str]
+) -> tuple[bytes, Signature] | None:
+    """The canonical zip of ``schema`` and the ``members`` of ``source`` it references (None
+    when some member is not referenced: such a file is left as it is)."""
+    files, signature = _renumber(schema, members)
+    if members != set(files):
+        return None
     out = io.BytesIO()
-    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as target:
         entries = [(SCHEMA, json.dumps(schema, sort_keys=True, separators=(",", ":")).encode())]
         entries += [
             (new, source.read(old)) for old, new in sorted(files.items(), key=lambda f: f[1])

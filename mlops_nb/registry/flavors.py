@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import StoreError, UsageError
 from ..names import check_relative_path
 from . import manifest as manifests
-from .canonical import canonical_skops
+from .canonical import skops_bytes
 from .skops_types import TRUSTED_TYPES
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _skops_bytes(obj: Any) -> tuple[bytes | None, str]:
     import skops.io
 
     try:
-        data, signature = canonical_skops(skops.io.dumps(obj))
+        data, signature = skops_bytes(obj)
     except (TypeError, ValueError, NotImplementedError) as exc:
         return None, f"skops cannot save it ({str(exc).splitlines()[0]})"
     untrusted = _untrusted.get(signature) if signature is not None else None

@@ -64,23 +64,28 @@ def _manifest(flavor: str, entries: list[FileEntry]) -> bytes:
 
 class Storing:
     """The version's blobs being written in the background, all at once: their fsyncs share
-    the filesystem's journal commits, and the caller reads lineage meanwhile. ``wait()``
-    returns the version digest once every blob is durable; nothing may reference the blobs
-    before that.
+    the filesystem's journal commits while the caller reads lineage and writes its rows.
+    ``digest`` is the version digest (known at once when every file is bytes); ``wait()``
+    returns it once every blob is durable, and must come before the commit of anything that
+    references the blobs.
     """
 
     def __init__(self, blobs: BlobStore, flavor: str, files: list[tuple[str, bytes | Path]]):
         self.blobs, self.flavor = blobs, flavor
         self.files = [(path, _pool().submit(_put, blobs, content)) for path, content in files]
         self.manifest: Future[str] | None = None
+        self.digest: str | None = None
         if all(isinstance(content, bytes) for _, content in files):  # digests known now
             known = [FileEntry(p, digest_bytes(c), len(c)) for p, c in files]  # type: ignore[arg-type]
-            self.manifest = _pool().submit(blobs.put_bytes, _manifest(flavor, known))
+            body = _manifest(flavor, known)
+            self.digest = digest_bytes(body)
+            self.manifest = _pool().submit(blobs.put_bytes, body)
 
     def wait(self) -> str:
         entries = [FileEntry(path, *future.result()) for path, future in self.files]
         if self.manifest is None:
-            return self.blobs.put_bytes(_manifest(self.flavor, entries))
+            self.digest = self.blobs.put_bytes(_manifest(self.flavor, entries))
+            return self.digest
         return self.manifest.result()
 
 

@@ -80,10 +80,11 @@ def register(
     }
     run_id = run.run_id if run is not None else None
     datasets = _datasets(project, run_id)
-    digest = storing.wait()  # every blob durable before any row names it
+    digest = storing.digest or storing.wait()
     with audit.writing(project) as writer:
         last = versions.newest(writer.conn, name)
         if last is not None and (last.digest, last.run_id) == (digest, run_id):
+            storing.wait()
             return versions.get(project, writer.conn, name, last.version)
         version = (last.version if last is not None else 0) + 1
         registered = versions.insert(
@@ -106,6 +107,7 @@ def register(
             "datasets": [{"ref": d["ref"], "digest": d["digest"]} for d in datasets],
         }
         event = writer.record("register", audit.model_subject(name, version), details, actor)
+        storing.wait()  # every blob durable before the commit that names them
     hooks.fire(
         project,
         "register",
