@@ -8,6 +8,7 @@ import json
 import pytest
 
 import mlops_nb as mlops
+from mlops_nb.tracking import cell_store
 from mlops_nb.tracking import cells as core
 
 
@@ -105,9 +106,9 @@ def test_history_round_trips_and_verdict_is_stored(any_project):
     run = mlops.start_run("nb")
     history = records("x = 1", "y = x / 0", failed=1)
     history.append(core.CellRecord(2, "x = 1", 200.0))  # still running: no end yet
-    core.store_cells(any_project, run.run_id, history, (False, ["failed: it"]))
+    cell_store.store_cells(any_project, run.run_id, history, (False, ["failed: it"]))
     history[2].ended_at, history[2].ok = 201.0, True
-    core.store_cells(any_project, run.run_id, history[2:], discard=[1])
+    cell_store.store_cells(any_project, run.run_id, history[2:], discard=[1])
     cells = mlops.get_run(run.run_id).cells
     assert list(cells.columns) == core.HISTORY_COLUMNS
     assert list(cells["seq"]) == [0, 2]
@@ -115,7 +116,7 @@ def test_history_round_trips_and_verdict_is_stored(any_project):
     assert cells["source_digest"].nunique() == 1
     assert list(cells["duration"]) == [0.5, 1.0]
     assert run.reproducible is False and run.reproducibility_notes == ["failed: it"]
-    assert [r.seq for r in core.load_cells(any_project, run.run_id)] == [0, 2]
+    assert [r.seq for r in cell_store.load_cells(any_project, run.run_id)] == [0, 2]
 
 
 def test_param_changed_after_final_metrics_is_noted(project):
@@ -124,9 +125,59 @@ def test_param_changed_after_final_metrics_is_noted(project):
     mlops.log_metric("auc", 0.8)
     run.metrics  # noqa: B018 - ingest the points now
     mlops.log_param("lr", 0.2)
-    seen, notes = core.param_notes(project, run.run_id)
+    seen, notes = cell_store.param_notes(project, run.run_id)
     assert seen == {"lr": 0.1}
     assert notes == ["param changed: lr is 0.2 but the final metrics were logged with lr=0.1"]
     mlops.log_metric("auc", 0.9)
     run.metrics  # noqa: B018
-    assert core.param_notes(project, run.run_id) == ({"lr": 0.2}, [])
+    assert cell_store.param_notes(project, run.run_id) == ({"lr": 0.2}, [])
+
+
+# --- a runner's kernel: recording starts before the run is looked up -------------------------
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    """An in-process IPython shell whose capture looks its run up only when asked (no writer
+    thread), so cells are recorded before the lookup every time."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from mlops_nb.notebook.cells import CellCapture
+
+    monkeypatch.setattr(CellCapture, "_start_writer", lambda self: None)
+    instance = InteractiveShell.instance()
+    yield instance
+    InteractiveShell.clear_instance()
+
+
+def test_cells_recorded_before_the_lookup_follow_the_runs_stored_cells(project, shell, monkeypatch):
+    from mlops_nb.notebook.extension import load
+
+    run = mlops.start_run("headless")
+    cell_store.store_cells(project, run.run_id, records("a = 1", "b = a"))
+    monkeypatch.setenv("MLOPS_RUN_ID", run.run_id)
+    load(shell)
+    shell.run_cell("c = 2", store_history=True)
+    shell.run_cell("d = c + 1", store_history=True)
+    shell._mlops_capture.finish()
+    stored = cell_store.load_cells(project, run.run_id)
+    assert [(c.seq, c.source) for c in stored] == [
+        (0, "a = 1"),
+        (1, "b = a"),
+        (2, "c = 2"),
+        (3, "d = c + 1"),
+    ]
+    assert [(c.ok, c.execution_count) for c in stored[2:]] == [(True, 1), (True, 2)]
+
+
+def test_an_unknown_runner_run_is_reported_and_the_notebook_still_runs(
+    project, shell, monkeypatch, capsys
+):
+    from mlops_nb.notebook.extension import load
+
+    monkeypatch.setenv("MLOPS_RUN_ID", "no-such-run")
+    load(shell)
+    assert shell.run_cell("x = 40 + 2").success and shell.user_ns["x"] == 42
+    shell._mlops_capture.finish()
+    assert "mlops: not recording cells into run no-such-run" in capsys.readouterr().err
+    assert not shell._mlops_capture.tracking

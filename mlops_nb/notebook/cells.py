@@ -5,6 +5,10 @@ changed records to the store a fraction of a second later, with the reproducibil
 so a tracked cell costs the notebook nothing noticeable and a killed kernel loses at most the
 last fraction of a second. A cell is recorded when it starts (so a cell that never finishes
 shows up) and rewritten when it ends.
+
+A kernel started by a runner (``mlops run``, a pipeline) records from its first cell into the
+runner's run, which that thread looks up: loading the extension opens no store (importing
+the store's libraries is a third of a kernel's start-up), so the kernel is ready at once.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 import time
 import types
@@ -20,10 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..tracking import ATTACH_ENV
 from ..tracking import cells as core
-from ..tracking import context
-from ..tracking.artifacts import log_artifact
-from ..tracking.runs import log_batch
 
 if TYPE_CHECKING:
     from ..tracking.runs import Run
@@ -75,7 +78,8 @@ class CellCapture:
 
     def __init__(self, shell: Any):
         self.shell = shell
-        self.run: Run | None = None
+        self._run: Run | None = None
+        self._pending: str | None = None  # a runner's run id, not looked up yet (see attach)
         self.attached = False  # the run belongs to a runner (``mlops run``, a pipeline)
         self.track_cell: str | None = None  # identity of the cell that started tracking
         self.notebook_path: str | None = None
@@ -94,9 +98,21 @@ class CellCapture:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
+        self._resolving = threading.Lock()
         self._thread: threading.Thread | None = None
         self._document: core.Document | None = None
         self._at_exit_registered = False
+
+    @property
+    def run(self) -> Run | None:
+        """The run cells are recorded into (a runner's run is looked up on first use)."""
+        if self._pending is not None:
+            self._resolve()
+        return self._run
+
+    @property
+    def tracking(self) -> bool:
+        return self._run is not None or self._pending is not None
 
     # -- IPython events ------------------------------------------------------------------
 
@@ -119,12 +135,12 @@ class CellCapture:
         self._started = time.time()
         self._info = info
         self._current = None
-        if self.run is not None:
+        if self.tracking:
             self._begin(info, self._started)
 
     def post_run_cell(self, result: Any) -> None:
         self._depth = max(self._depth - 1, 0)
-        if self._depth or self.run is None:
+        if self._depth or not self.tracking:
             return
         record = self._current
         if record is None:  # tracking started during this cell: record it too
@@ -146,8 +162,8 @@ class CellCapture:
         # IPython counts the cell before ``pre_run_cell``: its number is one less.
         count = self.shell.execution_count - 1 if info.store_history else None
         cell_id = getattr(info, "cell_id", None) or None
-        record = core.CellRecord(self._seq, info.raw_cell, started, count, cell_id)
         with self._lock:
+            record = core.CellRecord(self._seq, info.raw_cell, started, count, cell_id)
             self._seq += 1
             self.records.append(record)
             self._dirty[record.seq] = record
@@ -174,21 +190,65 @@ class CellCapture:
 
     def start(self, run: Run, *, attached: bool, track_cell: str | None = None) -> None:
         """Record cells into ``run`` from now on (the current cell included)."""
-        self.run, self.attached, self.track_cell = run, attached, track_cell
+        from ..tracking.cell_store import load_cells
+
+        self._reset(attached, track_cell)
+        self._bind(run, load_cells(run.project, run.run_id))
+        if self._depth == 1 and self._info is not None:  # started by a cell: it counts too
+            self._begin(self._info, self._started)
+        self._start_writer()
+
+    def attach(self, run_id: str) -> None:
+        """Record cells into a runner's run from now on; the writer thread looks it up."""
+        self._reset(attached=True, track_cell=None)
+        self._pending = run_id
+        self._start_writer()
+
+    def _reset(self, attached: bool, track_cell: str | None) -> None:
+        self.attached, self.track_cell = attached, track_cell
+        self.pre_names = user_names(self.shell)
+        self.records, self._seq, self._dirty = [], 0, {}
+        self._document = None
+        self.verdict = (True, [])
+        self._current = None
+
+    def _bind(self, run: Run, stored: list[core.CellRecord]) -> None:
+        """Record into ``run``, after the ``stored`` cells it already has."""
         recorded = run.notebook_path  # runners record it relative to the project root
         self.notebook_path = (
             str(run.project.root / recorded) if recorded else notebook_path(self.shell)
         )
-        self.pre_names = user_names(self.shell)
-        self.records = core.load_cells(run.project, run.run_id)
-        self._seq = self.records[-1].seq + 1 if self.records else 0
-        self._dirty = {}
-        self._document = None
-        self.verdict = (True, [])
-        self._current = None
-        if self._depth == 1 and self._info is not None:  # started by a cell: it counts too
-            self._begin(self._info, self._started)
+        with self._lock:
+            if stored:  # cells recorded meanwhile (see attach) come after them
+                shift = stored[-1].seq + 1
+                for record in self.records:
+                    record.seq += shift
+                self._dirty = {r.seq: r for r in self._dirty.values()}
+                self.records = stored + self.records
+            self._seq = self.records[-1].seq + 1 if self.records else 0
+            self._run = run
         core.register_flusher(run.run_id, self.flush)
+
+    def _resolve(self) -> None:
+        with self._resolving:
+            run_id = self._pending
+            if run_id is None:
+                return
+            try:
+                from ..tracking.cell_store import load_cells
+                from ..tracking.context import project
+                from ..tracking.runs import Run
+
+                run = Run(project(), run_id).refresh()
+                self._bind(run, load_cells(run.project, run_id))
+            except Exception as exc:  # the notebook still runs: say why nothing is recorded
+                print(f"mlops: not recording cells into run {run_id}: {exc}", file=sys.stderr)
+                with self._lock:
+                    self.records, self._dirty, self._current = [], {}, None
+            finally:
+                self._pending = None
+
+    def _start_writer(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._loop, name="mlops-cells", daemon=True)
             self._thread.start()
@@ -216,7 +276,7 @@ class CellCapture:
         if not self.attached:
             self.save_notebook()
         core.register_flusher(run.run_id, None)
-        self.run = None
+        self._run = None
         self._current = None
         return verdict
 
@@ -224,6 +284,8 @@ class CellCapture:
         """Store the notebook file with the run (when its path is known); returns its name."""
         if self.run is None or not self.notebook_path or not Path(self.notebook_path).is_file():
             return None
+        from ..tracking.artifacts import log_artifact
+
         name = Path(self.notebook_path).name
         return log_artifact(self.run.project, self.run.run_id, self.notebook_path, name)
 
@@ -259,17 +321,23 @@ class CellCapture:
                 self._dirty.clear()
                 records = [replace(r) for r in self.records]
             verdict = self.judge(records, final=final)
-            core.store_cells(run.project, run.run_id, pending, verdict, discard)
+            from ..tracking import cell_store
+
+            cell_store.store_cells(run.project, run.run_id, pending, verdict, discard)
             self.verdict = verdict
             return verdict
 
     def judge(self, records: list[core.CellRecord], final: bool = False) -> tuple[bool, list[str]]:
         run = self.run
         assert run is not None
+        from ..tracking import cell_store
+
         _, notes = core.assess(records, self._read_document(), self.pre_names)
-        seen, param_notes = core.param_notes(run.project, run.run_id)
+        seen, param_notes = cell_store.param_notes(run.project, run.run_id)
         if final and seen:
             import json
+
+            from ..tracking.runs import log_batch
 
             log_batch(run.project, run.run_id, tags={FINAL_PARAMS_TAG: json.dumps(seen)})
         notes = notes + param_notes
@@ -303,14 +371,12 @@ def capture_for(shell: Any) -> CellCapture:
     return capture
 
 
-def attach_from_environment(shell: Any) -> Run | None:
+def attach_from_environment(shell: Any) -> None:
     """Record cells into the run a runner started this kernel for (``MLOPS_RUN_ID``)."""
-    if not os.environ.get(context.ATTACH_ENV):
-        return None
-    run = context.active_run()
-    if run is None:
-        return None
+    run_id = os.environ.get(ATTACH_ENV)
+    if not run_id:
+        return
     capture = capture_for(shell)
-    if capture.run is None or capture.run != run:
-        capture.start(run, attached=True)
-    return run
+    current = capture._pending or (capture._run.run_id if capture._run is not None else None)
+    if current != run_id:
+        capture.attach(run_id)

@@ -2,33 +2,52 @@
 
 In a kernel started by ``mlops run`` or a pipeline (``MLOPS_RUN_ID`` in the environment),
 loading the extension starts recording cells into that run at once, so headless runs get a
-cell history and a reproducibility verdict without any ``%mlops track``.
+cell history and a reproducibility verdict without any ``%mlops track``. Loading opens no
+store: the magic's implementation is imported on its first use, and a runner's run is looked
+up by the capture's writer thread.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ..errors import MlopsError
-from ..tracking.context import ATTACH_ENV
 from .cells import attach_from_environment, capture_for
-from .magics import MlopsMagics
+
+if TYPE_CHECKING:
+    from .magics import MlopsMagics
 
 
 def load(ipython: Any) -> None:
-    capture = capture_for(ipython)
+    capture_for(ipython)
     if getattr(ipython, "_mlops_magics", None) is None:
-        ipython._mlops_magics = MlopsMagics(ipython, capture)
-        ipython.register_magics(ipython._mlops_magics)
-    try:
-        attach_from_environment(ipython)
-    except MlopsError as exc:
-        print(
-            f"mlops: not recording cells into run {os.environ.get(ATTACH_ENV)}: {exc}",
-            file=sys.stderr,
-        )
+        ipython.register_magic_function(_magic(ipython), "line_cell", "mlops")
+    attach_from_environment(ipython)
+
+
+def _magic(ipython: Any) -> Callable[..., Any]:
+    from IPython.core.magic import no_var_expand
+
+    @no_var_expand
+    def mlops(line: str, cell: str | None = None) -> Any:
+        """Track runs, log values, snapshot data, register and promote models.
+
+        ``%mlops help`` lists the subcommands; ``%mlops SUB --help`` explains one.
+        """
+        return magics(ipython).mlops(line, cell)
+
+    return mlops
+
+
+def magics(ipython: Any) -> MlopsMagics:
+    """The ``%mlops`` implementation, made (and put in the stand-in's place) on first use."""
+    found = getattr(ipython, "_mlops_magics", None)
+    if found is None:
+        from .magics import MlopsMagics
+
+        found = ipython._mlops_magics = MlopsMagics(ipython, capture_for(ipython))
+        ipython.register_magics(found)
+    return found
 
 
 def unload(ipython: Any) -> None:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -21,13 +21,14 @@ from IPython.display import display
 from IPython.utils._process_common import arg_split
 
 from ..errors import MlopsError, UsageError
-from ..tracking import cells as core
-from ..tracking import context
+from ..tracking import cell_store, context
 from ..tracking.query import resolve_run_id
 from . import render
 from .args import lookup, parse_assignments, unquote
 from .cells import CellCapture, notebook_path, recorded_path
-from .status import StatusWidget
+
+if TYPE_CHECKING:
+    from .status import StatusWidget
 
 Command = Callable[..., Any]
 COMMANDS: dict[str, Command] = {}
@@ -123,6 +124,8 @@ class MlopsMagics(Magics):
 
     def show_status(self) -> None:
         if self.status is None:
+            from .status import StatusWidget  # ipywidgets: imported when a status is shown
+
             self.status = StatusWidget(self.capture)
             self.capture.on_change = lambda: self.status.refresh(throttle=True)  # type: ignore[union-attr]
         else:
@@ -215,7 +218,7 @@ def track_cell(self: MlopsMagics, args: Any, cell: str) -> None:
             problem = exc
     context.end_run("failed" if error or problem else "finished", run=child)
     if self.capture.run is not None:
-        core.record_verdict(child.project, child.run_id, *self.capture.flush())
+        cell_store.record_verdict(child.project, child.run_id, *self.capture.flush())
     if error is not None:
         self.capture.fail_current(type(error).__name__)
         raise one_line(error, f"{error} (run {child.name!r} marked failed)") from None

@@ -17,11 +17,10 @@ from typing import Any
 
 from ..errors import UsageError
 from ..project import Project
+from . import ATTACH_ENV
 from . import artifacts as _artifacts
 from . import runs as _runs
 from .runs import Run
-
-ATTACH_ENV = "MLOPS_RUN_ID"
 
 _stack: list[Run] = []
 _attached: Run | None = None

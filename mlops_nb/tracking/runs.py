@@ -379,7 +379,7 @@ class Run:
     @property
     def cells(self) -> pd.DataFrame:
         """The cell history (one row per executed cell, in order) of a tracked notebook."""
-        from .cells import cell_history
+        from .cell_store import cell_history
 
         return cell_history(self.project, self.run_id)
 

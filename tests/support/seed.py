@@ -44,7 +44,8 @@ class Seeded:
 
 def record_cells(project: Any, run_id: str) -> None:
     """Four executions: a cell re-run and one that failed (so: not reproducible)."""
-    from mlops_nb.tracking.cells import CellRecord, assess, store_cells
+    from mlops_nb.tracking.cell_store import store_cells
+    from mlops_nb.tracking.cells import CellRecord, assess
 
     t = 1_700_000_000.0
     sources = [
