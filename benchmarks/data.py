@@ -243,18 +243,18 @@ def bench_frame(root: Path, rows: int, columns: int, rounds: int) -> None:
         measure("fingerprint", lambda df=df: fingerprint(df))
         version = measure("first", lambda df=df, seed=seed: mlops.snapshot(df, f"frame{seed}"))
         measure("again", lambda df=df, seed=seed: mlops.snapshot(df, f"frame{seed}"))
-    wall = {label: median([w for w, _ in runs]) for label, runs in figures.items()}
-    cpu = {label: median([c for _, c in runs]) for label, runs in figures.items()}
-
     rng = np.random.default_rng(0)
     changed = df.copy()
     picked = rng.choice(rows, size=rows // 100, replace=False)
     value_column = next(c for c in df.columns if c.startswith("f"))
     changed.loc[picked, value_column] = changed.loc[picked, value_column] + 1.0
     v2 = mlops.snapshot(changed, version.name)
-    diff_s, _, diff = timed_cpu(lambda: mlops.diff_datasets(version.ref, v2.ref))
-    key_s, _, keyed = timed_cpu(lambda: mlops.diff_datasets(version.ref, v2.ref, key="id"))
-    load_s, load_cpu, _ = timed_cpu(lambda: mlops.load_dataset(version.ref))
+    for _ in range(rounds):
+        diff = measure("diff", lambda: mlops.diff_datasets(version.ref, v2.ref))
+        keyed = measure("keyed", lambda: mlops.diff_datasets(version.ref, v2.ref, key="id"))
+        measure("load", lambda: mlops.load_dataset(version.ref))
+    wall = {label: median([w for w, _ in runs]) for label, runs in figures.items()}
+    cpu = {label: median([c for _, c in runs]) for label, runs in figures.items()}
     print("snapshot vs Parquet alone (wall; CPU of all threads in brackets):")
     for label, text, base, of in (
         ("to_parquet", "to_parquet + fsync (pandas defaults)", None, ""),
@@ -271,15 +271,15 @@ def bench_frame(root: Path, rows: int, columns: int, rounds: int) -> None:
         row(text, wall[label], note)
     row(
         "diff, 1% rows changed, no key",
-        diff_s,
+        wall["diff"],
         f"+{diff.rows_added} -{diff.rows_removed} ={diff.rows_unchanged}",
     )
     row(
         "diff, 1% rows changed, key=id",
-        key_s,
+        wall["keyed"],
         f"~{keyed.rows_changed} changed in {keyed.changed_columns}",
     )
-    row("load_dataset (verified)", load_s, f"[{load_cpu:.3f} s]")
+    row("load_dataset (verified)", wall["load"], f"[{cpu['load']:.3f} s]")
 
 
 def main() -> None:
