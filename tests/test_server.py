@@ -157,6 +157,18 @@ def test_runs_pagination_and_limits(api, project):
         assert next(iter(bad)) in error_body(response)["error"]
 
 
+def test_unknown_query_parameters_are_refused_naming_the_known_ones(api, project):
+    response = api.get("runs", limt="10")
+    assert response.code == 400
+    assert error_body(response)["error"] == (
+        "unknown query parameter 'limt'; this endpoint takes: experiment, filter, limit, "
+        "offset, status"
+    )
+    response = api.get("models", page="2")
+    assert response.code == 400 and "takes: none" in error_body(response)["error"]
+    assert api.get("runs", limit="5").code == 200
+
+
 def test_runs_filter_experiment_and_status(api, seeded):
     body = api.json("runs", filter="metrics.auc > 0.82")
     assert {r["name"] for r in body["runs"]} == {"tuned", "broken"} and body["total"] == 2

@@ -86,6 +86,7 @@ def test_promote_rejected_by_a_gate_is_409_with_the_checks(api, seeded):
         ({"version": 2, "to": "production"}, "reason is required"),
         ({"version": 2, "to": "production", "reason": 5}, "reason must be a string"),
         ({"version": 2, "to": "../prod", "reason": "r"}, "alias"),
+        ({"version": 2**75, "to": "production", "reason": "r"}, "numbered from 1"),
     ],
 )
 def test_promote_validates_its_body(api, seeded, body, fragment):

@@ -43,13 +43,19 @@ def check_alias(alias: object) -> str:
     return alias
 
 
+# The largest number a version can have (the stores keep it as a signed 64-bit integer).
+MAX_VERSION = 2**63 - 1
+
+
 def parse_version(value: object) -> int | str | None:
     """A version selector: an int, ``"3"``/``"v3"`` (-> 3), ``"latest"`` (-> None) or an alias."""
     if isinstance(value, bool):
         raise UsageError(f"version {value!r} is not valid: give a number or an alias")
     if isinstance(value, int):
-        if value < 1:
-            raise UsageError(f"version {value} is not valid: versions start at 1")
+        if not 1 <= value <= MAX_VERSION:
+            raise UsageError(
+                f"version {value} is not valid: versions are numbered from 1 (up to {MAX_VERSION})"
+            )
         return value
     if not isinstance(value, str) or not value:
         raise UsageError(f"version {value!r} is not valid: give a number or an alias")

@@ -74,9 +74,12 @@ def _isolated_env(base: Path) -> dict[str, str]:
 
 
 @contextmanager
-def jupyter_lab(root: Path, base: Path, extra_env: dict[str, str] | None = None):
-    """A running JupyterLab serving ``root``; yields a ``Lab``; stopped with SIGTERM."""
-    token = secrets.token_hex(16)
+def jupyter_lab(
+    root: Path, base: Path, extra_env: dict[str, str] | None = None, token: str | None = None
+):
+    """A running JupyterLab serving ``root`` (with ``token``, else a random one); yields a
+    ``Lab``; stopped with SIGTERM."""
+    token = token or secrets.token_hex(16)
     port = free_port()
     env = {**_isolated_env(base), **(extra_env or {})}
     log = base / "jupyter-lab.log"

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
@@ -51,8 +51,27 @@ def status_of(exc: MlopsError) -> int:
     return 500
 
 
+# Jupyter Server reads these itself (a token in the URL authenticates).
+AUTH_PARAMETERS = frozenset({"token", "_xsrf"})
+
+
 class MlopsHandler(APIHandler):
     """Every ``/mlops/api`` handler: JSON replies, ``{"error", "status"}`` on failure."""
+
+    # The query parameters the endpoint reads: any other is refused, so a misspelt one
+    # (``?limt=10``) says so instead of being ignored.
+    query: ClassVar[frozenset[str]] = frozenset()
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.current_user is None:
+            return  # @web.authenticated answers it
+        unknown = sorted(set(self.request.query_arguments) - self.query - AUTH_PARAMETERS)
+        if unknown:
+            takes = ", ".join(sorted(self.query)) or "none"
+            raise ApiError(
+                400, f"unknown query parameter {unknown[0]!r}; this endpoint takes: {takes}"
+            )
 
     @property
     def project(self) -> Any:

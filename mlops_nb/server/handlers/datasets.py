@@ -88,6 +88,8 @@ class DatasetHandler(MlopsHandler):
 class DiffHandler(MlopsHandler):
     """``?a=1&b=2[&key=id]``: versions by number (or ``latest``)."""
 
+    query = frozenset({"a", "b", "key"})
+
     @web.authenticated
     async def get(self, name: str) -> None:
         a, b = self.text_argument("a"), self.text_argument("b")

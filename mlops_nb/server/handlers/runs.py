@@ -129,6 +129,8 @@ def find_artifact(project: Any, run_id: str, path: str) -> Any:
 
 
 class RunsHandler(MlopsHandler):
+    query = frozenset({"limit", "offset", "filter", "experiment", "status"})
+
     @web.authenticated
     async def get(self) -> None:
         page = await self.core(
@@ -144,6 +146,8 @@ class RunsHandler(MlopsHandler):
 
 
 class RunHandler(MlopsHandler):
+    query = frozenset({"max_points"})
+
     @web.authenticated
     async def get(self, run_id: str) -> None:
         max_points = self.int_argument("max_points", 500, 2, MAX_POINTS)
@@ -152,6 +156,8 @@ class RunHandler(MlopsHandler):
 
 class ArtifactHandler(MlopsHandler):
     """Streams an artifact's bytes; the last chunk is held back until the digest checks out."""
+
+    query = frozenset({"download"})
 
     @property
     def content_security_policy(self) -> str:
