@@ -167,6 +167,10 @@ def test_unknown_query_parameters_are_refused_naming_the_known_ones(api, project
     response = api.get("models", page="2")
     assert response.code == 400 and "takes: none" in error_body(response)["error"]
     assert api.get("runs", limit="5").code == 200
+    assert api.fetch("runs?limit=5&1795768178230").code == 200  # JupyterLab's cache buster
+    response = api.fetch("runs?limit=5&limit=6")
+    assert response.code == 400
+    assert error_body(response)["error"] == "give limit once, not 2 times"
 
 
 def test_runs_filter_experiment_and_status(api, seeded):

@@ -51,7 +51,8 @@ def status_of(exc: MlopsError) -> int:
     return 500
 
 
-# Jupyter Server reads these itself (a token in the URL authenticates).
+# Jupyter Server reads these itself (a token in the URL authenticates). JupyterLab's
+# ServerConnection also appends a bare timestamp (``?1795768178230``) to every GET.
 AUTH_PARAMETERS = frozenset({"token", "_xsrf"})
 
 
@@ -66,7 +67,13 @@ class MlopsHandler(APIHandler):
         await super().prepare()
         if self.current_user is None:
             return  # @web.authenticated answers it
-        unknown = sorted(set(self.request.query_arguments) - self.query - AUTH_PARAMETERS)
+        unknown = sorted(
+            name
+            for name, values in self.request.query_arguments.items()
+            if name not in self.query
+            and name not in AUTH_PARAMETERS
+            and not (name.isdigit() and values == [b""])  # JupyterLab's cache buster
+        )
         if unknown:
             takes = ", ".join(sorted(self.query)) or "none"
             raise ApiError(
@@ -92,9 +99,16 @@ class MlopsHandler(APIHandler):
         self.finish(dumps(payload))
 
     # -- request parsing
+    def query_value(self, name: str) -> str | None:
+        """The value of a query parameter given at most once (None when absent)."""
+        values = self.get_query_arguments(name)
+        if len(values) > 1:
+            raise ApiError(400, f"give {name} once, not {len(values)} times")
+        return values[0] if values else None
+
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
+        raw = self.query_value(name)
+        if raw is None:
             return default
         try:
             value = int(raw)
@@ -105,8 +119,8 @@ class MlopsHandler(APIHandler):
         return value
 
     def text_argument(self, name: str) -> str | None:
-        value = self.get_query_argument(name, None)
-        return value if value else None
+        """A text parameter; empty means not given."""
+        return self.query_value(name) or None
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object; other content types are refused (CSRF hygiene)."""
