@@ -265,6 +265,7 @@ def hash_rows(
     import numpy as np
 
     count, rows = len(columns), len(columns[0]) if columns else 0
+    pool = pool if rows > BLOCK else None  # a block or less: threads would cost more
     hashers = list(
         ordered_map(pool, lambda series: column_hasher(series, factorized, series.name), columns)
     )

@@ -206,5 +206,6 @@ def profile_frame(
     """The profile of every column (see the module docstring for the format); columns are
     profiled on ``pool`` when given."""
     factorized = factorized or {}
+    pool = pool if len(df) > BLOCK else None  # a block or less: threads would cost more
     profiles = ordered_map(pool, lambda c: column_profile(df[c], factorized.get(c)), df.columns)
     return {"rows": len(df), "columns": dict(zip(df.columns, profiles, strict=True))}
