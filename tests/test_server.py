@@ -181,6 +181,7 @@ def test_runs_filter_experiment_and_status(api, seeded):
     assert [r["name"] for r in body["runs"]] == ["broken"] and body["total"] == 1
     assert api.json("runs", status="failed", filter="metrics.auc < 0.5")["total"] == 0
     assert api.get("runs", filter="metrics.auc >").code == 400
+    assert api.get("runs", status="\x1b").code == 400  # a control character is not "any"
     response = api.get("runs", status="done' or '1'='1")
     assert response.code == 400
     assert "status must be one of" in error_body(response)["error"]

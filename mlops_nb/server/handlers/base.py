@@ -100,11 +100,13 @@ class MlopsHandler(APIHandler):
 
     # -- request parsing
     def query_value(self, name: str) -> str | None:
-        """The value of a query parameter given at most once (None when absent)."""
-        values = self.get_query_arguments(name)
+        """The value of a query parameter given at most once (None when absent), stripped
+        of surrounding whitespace only (Tornado's own getters turn control characters into
+        spaces, which would let ``?status=%1B`` pass as "any status")."""
+        values = self.request.query_arguments.get(name, [])
         if len(values) > 1:
             raise ApiError(400, f"give {name} once, not {len(values)} times")
-        return values[0] if values else None
+        return self.decode_argument(values[0], name=name).strip() if values else None
 
     def int_argument(self, name: str, default: int, low: int, high: int) -> int:
         raw = self.query_value(name)
