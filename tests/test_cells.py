@@ -181,3 +181,18 @@ def test_an_unknown_runner_run_is_reported_and_the_notebook_still_runs(
     shell._mlops_capture.finish()
     assert "mlops: not recording cells into run no-such-run" in capsys.readouterr().err
     assert not shell._mlops_capture.tracking
+
+
+def test_starting_a_run_replaces_a_runner_run_not_looked_up_yet(project, shell, monkeypatch):
+    from mlops_nb.notebook.extension import load
+
+    runner = mlops.start_run("runner")
+    monkeypatch.setenv("MLOPS_RUN_ID", runner.run_id)
+    load(shell)
+    mine = mlops.start_run("mine")
+    shell._mlops_capture.start(mine, attached=False)
+    shell.run_cell("z = 1", store_history=True)
+    assert shell._mlops_capture.run.run_id == mine.run_id
+    shell._mlops_capture.finish()
+    assert [c.source for c in cell_store.load_cells(project, mine.run_id)] == ["z = 1"]
+    assert cell_store.load_cells(project, runner.run_id) == []

@@ -205,6 +205,7 @@ class CellCapture:
         self._start_writer()
 
     def _reset(self, attached: bool, track_cell: str | None) -> None:
+        self._pending = None
         self.attached, self.track_cell = attached, track_cell
         self.pre_names = user_names(self.shell)
         self.records, self._seq, self._dirty = [], 0, {}
