@@ -83,10 +83,11 @@ class Storing:
 
     def wait(self) -> str:
         entries = [FileEntry(path, *future.result()) for path, future in self.files]
-        if self.manifest is None:
+        if self.digest is None:  # files on disk: the manifest can only be written now
             self.digest = self.blobs.put_bytes(_manifest(self.flavor, entries))
-            return self.digest
-        return self.manifest.result()
+        elif self.manifest is not None:
+            self.manifest.result()
+        return self.digest
 
 
 def read(blobs: BlobStore, flavor: str, digest: str) -> Manifest:
