@@ -112,7 +112,12 @@ class CellCapture:
 
     @property
     def tracking(self) -> bool:
-        return self._run is not None or self._pending is not None
+        return self.run_id is not None
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the run cells go to, without looking a runner's run up."""
+        return self._pending or (self._run.run_id if self._run is not None else None)
 
     # -- IPython events ------------------------------------------------------------------
 
@@ -378,6 +383,5 @@ def attach_from_environment(shell: Any) -> None:
     if not run_id:
         return
     capture = capture_for(shell)
-    current = capture._pending or (capture._run.run_id if capture._run is not None else None)
-    if current != run_id:
+    if capture.run_id != run_id:
         capture.attach(run_id)
