@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from .parallel import BLOCK, ordered_map
+from .parallel import BLOCK, for_rows, ordered_map
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -184,15 +184,19 @@ def hash_numbers(values: np.ndarray) -> np.ndarray:
     (one pass over memory, no temporary the size of the column)."""
     import numpy as np
 
-    out = values.view(f"u{values.dtype.itemsize}").astype(np.uint64)
-    if values.dtype.kind == "f":
-        bits = f"u{values.dtype.itemsize}"
-        out[np.isnan(values)] = np.array(np.nan, dtype=values.dtype).view(bits)
-        out[out == np.array(-0.0, dtype=values.dtype).view(bits)] = 0
+    bits = f"u{values.dtype.itemsize}"
+    out = values.view(bits).astype(np.uint64)
+    floats = values.dtype.kind == "f"
+    if floats:
+        nan_bits = np.array(np.nan, dtype=values.dtype).view(bits)
+        negative_zero = np.array(-0.0, dtype=values.dtype).view(bits)
     scratch = np.empty(min(len(out), BLOCK), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for start in range(0, len(out), BLOCK):
             block = out[start : start + BLOCK]
+            if floats:
+                block[np.isnan(values[start : start + BLOCK])] = nan_bits
+                block[block == negative_zero] = 0
             spare = scratch[: len(block)]
             for shift, multiplier in _MIXING:
                 np.right_shift(block, shift, out=spare)
@@ -265,7 +269,7 @@ def hash_rows(
     import numpy as np
 
     count, rows = len(columns), len(columns[0]) if columns else 0
-    pool = pool if rows > BLOCK else None  # a block or less: threads would cost more
+    pool = for_rows(pool, rows)
     hashers = list(
         ordered_map(pool, lambda series: column_hasher(series, factorized, series.name), columns)
     )

@@ -20,6 +20,12 @@ def column_pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(COLUMN_WORKERS, thread_name_prefix="mlops-columns")
 
 
+def for_rows(pool: ThreadPoolExecutor | None, rows: int) -> ThreadPoolExecutor | None:
+    """``pool`` when there are more than a block of rows; else None: threads would cost more
+    than they save."""
+    return pool if rows > BLOCK else None
+
+
 def ordered_map(
     pool: ThreadPoolExecutor | None, fn: Callable[[T], R], items: Iterable[T]
 ) -> Iterator[R]:

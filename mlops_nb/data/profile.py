@@ -33,7 +33,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .fingerprint import Factorized, factorize, numbers
-from .parallel import BLOCK, ordered_map
+from .parallel import BLOCK, for_rows, ordered_map
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -206,6 +206,6 @@ def profile_frame(
     """The profile of every column (see the module docstring for the format); columns are
     profiled on ``pool`` when given."""
     factorized = factorized or {}
-    pool = pool if len(df) > BLOCK else None  # a block or less: threads would cost more
+    pool = for_rows(pool, len(df))
     profiles = ordered_map(pool, lambda c: column_profile(df[c], factorized.get(c)), df.columns)
     return {"rows": len(df), "columns": dict(zip(df.columns, profiles, strict=True))}
