@@ -100,16 +100,9 @@ def frame_from_table(table: Any, version: DatasetVersion, whole: bool = True) ->
     return restore_dtypes(frame, schema)
 
 
-def frame_from_parquet(
-    data: bytearray, version: DatasetVersion, columns: list[str] | None = None
-) -> pd.DataFrame:
-    """A dataframe version (or some of its columns) from its Parquet bytes."""
-    return frame_from_table(read_table(data, version, columns), version, whole=columns is None)
-
-
 def read_frame(project: Project, version: DatasetVersion) -> pd.DataFrame:
     """A dataframe version with its exact dtypes."""
-    return frame_from_parquet(parquet_bytes(project, version), version)
+    return frame_from_table(read_table(parquet_bytes(project, version), version), version)
 
 
 # --- files and folders ------------------------------------------------------------------
