@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from ..errors import MlopsError, UsageError
+from ..errors import MlopsError, NotFoundError, UsageError
 from ..store import schema
 from . import audit
 from . import manifest as manifests
@@ -32,7 +32,6 @@ def _when(ts: float | None) -> str | None:
 
 
 def _run(mv: ModelVersion) -> dict[str, Any] | None:
-    from ..errors import NotFoundError
     from ..tracking.runs import Run
 
     if mv.run_id is None:
