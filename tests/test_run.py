@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import psutil
 import pytest
@@ -112,6 +113,38 @@ def test_kernel_dying_mid_run_fails_the_run_without_zombies(project):
     assert gone(pid)
     assert pid not in [p.pid for p in psutil.Process().children(recursive=True)]
     assert not zombie_children()
+
+
+def _kernelspec(folder, name: str, argv: list[str]) -> None:
+    spec = folder / "kernels" / name
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": name, "language": "python"})
+    )
+
+
+def test_kernels_that_start_slowly_or_die_at_start(project, monkeypatch, tmp_path):
+    """Readiness is asked for again until the kernel answers on both channels; a kernel that
+    exits before answering fails the run at once, with the reason."""
+    slow = tmp_path / "slow_kernel.py"
+    slow.write_text(
+        "import time\ntime.sleep(1.5)\n"
+        "from ipykernel.kernelapp import launch_new_instance\nlaunch_new_instance()\n"
+    )
+    _kernelspec(tmp_path, "slow", [sys.executable, str(slow), "-f", "{connection_file}"])
+    _kernelspec(tmp_path, "dead", [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    path = write_notebook(project.root / "k.ipynb", None, "print('first output')", "1 + 1")
+
+    result = mlops("run", "k.ipynb", "--kernel", "slow", "--output", "out.ipynb")
+    assert result.returncode == 0, result.stderr
+    cells = json.loads((project.root / "out.ipynb").read_text())["cells"]
+    assert cells[0]["outputs"][0]["text"] == ["first output\n"]
+    assert "KeyboardInterrupt" not in result.stderr
+
+    failed = mlops_api.run_notebook(path, kernel="dead")
+    assert not failed.ok and failed.error.kind == "start"
+    assert "Kernel died before replying to kernel_info" in failed.error.message
 
 
 def test_missing_kernel_falls_back_with_a_warning(project):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -28,11 +27,11 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from . import kernels
+from .kernel_manager import start_kernel, stop_kernel
 from .parameters import INJECTED_TAG, find_tagged
 
 ENGINE = "mlops"
@@ -129,16 +128,9 @@ def digest_path(path: Path) -> str | None:
 # --- the papermill engine ----------------------------------------------------------------
 
 
-def _extension_arguments() -> list[str]:
-    """Load the mlops_nb IPython extension in the kernel when it is installed."""
-    if importlib.util.find_spec("mlops_nb.notebook.extension") is None:
-        return []
-    return ["--IPKernelApp.extra_extensions=mlops_nb.pipelines.kernel_extension"]
-
-
 def _engine_class() -> type:
-    """papermill's nbclient engine, driving a kernel we already started (see
-    :func:`_start_kernel`), with immediate kernel kill on timeout and per-cell hooks."""
+    """papermill's nbclient engine, driving a kernel already started (see
+    :mod:`.kernel_manager`), with immediate kernel kill on timeout and per-cell hooks."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine
     from papermill.utils import merge_kwargs, remove_args
@@ -180,45 +172,6 @@ def _engine_class() -> type:
             return client.execute()
 
     return MlopsEngine
-
-
-@cache
-def _manager_class() -> type:
-    from jupyter_client.manager import AsyncKernelManager
-
-    class KernelManager(AsyncKernelManager):
-        """Checks every 10 ms, not every 100 ms, whether a kernel asked to shut down has
-        exited: exiting takes a kernel 0.1-0.2 s, and every run waits for it."""
-
-        async def _async_finish_shutdown(
-            self, waittime: float | None = None, pollinterval: float = 0.01, restart: bool = False
-        ) -> None:
-            await super()._async_finish_shutdown(waittime, pollinterval, restart)
-
-    return KernelManager
-
-
-def _start_kernel(kernel: kernels.KernelChoice, job: Job, socket_dir: Path) -> Any:
-    """Launch the kernel at once, so it boots while papermill is imported and the notebook
-    prepared. IPC sockets in a private folder: no TCP ports to collide with other kernels."""
-    from jupyter_core.utils import run_sync
-
-    options: dict[str, Any] = {"kernel_name": kernel.name}
-    if os.name == "posix":
-        options.update(transport="ipc", ip=str(socket_dir / "kernel"))
-    manager = _manager_class()(**options)
-    arguments = [*_extension_arguments(), "--HistoryManager.hist_file=:memory:"]
-    env = {**os.environ, **job.env, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    run_sync(manager.start_kernel)(extra_arguments=arguments, env=env, cwd=job.cwd)
-    return manager
-
-
-def _stop_kernel(manager: Any) -> None:
-    """Kill a kernel that is still running (execution never got to shut it down)."""
-    from jupyter_core.utils import run_sync
-
-    if manager is not None and manager.has_kernel:
-        run_sync(manager.shutdown_kernel)(now=True)
 
 
 def _quiet_logger() -> logging.Logger:
@@ -439,7 +392,7 @@ def _run(job: Job, handle: kernels.KernelHandle, outcome: Outcome) -> None:
         outcome.kernel = kernel.name
         if kernel.warning:
             outcome.warnings.append(kernel.warning)
-        manager = _start_kernel(kernel, job, workdir)
+        manager = start_kernel(kernel, job.env, job.cwd, workdir)
         handle.attach(manager.provisioner.process)
         _execute(job, kernel, manager, handle, workdir, output, outcome)
         outcome.stdout = _redact((workdir / "stdout.txt").read_text("utf-8", "replace"), secrets)
@@ -453,7 +406,7 @@ def _run(job: Job, handle: kernels.KernelHandle, outcome: Outcome) -> None:
             kind="start", message=f"{job.name}: {type(exc).__name__}: {exc}"[:400]
         )
     finally:
-        _stop_kernel(manager)
+        stop_kernel(manager)
         shutil.rmtree(workdir, ignore_errors=True)
         _close_thread_loop()
         outcome.duration = time.perf_counter() - started
