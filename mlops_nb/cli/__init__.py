@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 from .app import cli
@@ -9,6 +11,10 @@ from .app import cli
 
 def main(argv: list[str] | None = None) -> None:
     from ..errors import MlopsError
+
+    # When the process exits, everything is stored. Freezing the heap then spares the
+    # interpreter's final garbage collections over it: 0.15-0.3 s once papermill is loaded.
+    atexit.register(gc.freeze)
 
     try:
         cli.main(args=argv, prog_name="mlops", standalone_mode=False)
