@@ -9,6 +9,8 @@ from test_pipelines_support import mlops, write_notebook
 
 import mlops_nb as mlops_api
 from mlops_nb.errors import UsageError
+from mlops_nb.pipelines.results import StepResult
+from mlops_nb.pipelines.sweep import SweepResult, summary_rows
 
 SCORE = (
     "import mlops_nb as mlops, os\n"
@@ -138,3 +140,35 @@ def test_cli_pipeline_on_a_dask_cluster_of_worker_processes(project):
     runs = [mlops_api.get_run(s["run_id"]) for s in steps.values()]
     assert all(r.status == "finished" for r in runs)
     assert runs[0].params["pid"] != runs[1].params["pid"]
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_summary_sorts_ties_in_grid_order_and_points_without_the_metric_last(ascending):
+    points = [
+        StepResult("a", "failed", run_id="r1"),
+        StepResult("b", "run", run_id="r2", metrics={"auc": 0.7}, parameters={"lr": 1}),
+        StepResult("c", "run", run_id="r3", metrics={"auc": 0.9}, parameters={"lr": 2}),
+        StepResult("d", "cached", run_id="r4", metrics={"auc": 0.7}, parameters={"lr": 3}),
+    ]
+    rows = summary_rows(points, {"lr": [1, 2, 3]}, ("metrics.auc", ascending))
+    order = ["b", "d", "c", "a"] if ascending else ["c", "b", "d", "a"]
+    assert [r["point"] for r in rows] == order
+    result = SweepResult("sweep", points, rows)
+    assert result.best.name == order[0]
+    assert list(result.summary["point"]) == order
+    assert result.summary["metrics.auc"].isna().tolist() == [False, False, False, True]
+    assert list(result.summary.columns) == [
+        "point",
+        "status",
+        "run_id",
+        "params.lr",
+        "metrics.auc",
+        "duration",
+    ]
+
+
+def test_summary_sorted_by_a_metric_no_point_logged_keeps_every_point():
+    points = [StepResult("a", "failed"), StepResult("b", "failed")]
+    rows = summary_rows(points, {}, ("metrics.auc", False))
+    assert [r["point"] for r in rows] == ["a", "b"]
+    assert SweepResult("sweep", points, rows).best is None

@@ -376,17 +376,12 @@ def sweep(
             progress=not as_json,
         )
     if as_json:
-        print_json(
-            {
-                "run_id": result.run_id,
-                "ok": result.ok,
-                "points": result.summary.to_dict(orient="records"),
-            }
-        )
+        print_json({"run_id": result.run_id, "ok": result.ok, "points": result.rows})
     else:
-        shown = result.summary.copy()
-        shown["run_id"] = shown["run_id"].str[:8]
-        print_frame(shown, title=f"sweep run {result.run_id[:8]}")
+        columns = list(result.rows[0]) if result.rows else []
+        shown = [{**r, "run_id": (r["run_id"] or "")[:8]} for r in result.rows]
+        table = ([r[c] for c in columns] for r in shown)
+        print_table(table, columns, title=f"sweep run {result.run_id[:8]}")
     failed = [p for p in result.points if p.status == "failed"]
     if failed:
         raise ExecutionFailed(

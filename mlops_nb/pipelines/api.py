@@ -175,7 +175,8 @@ def sweep(
 ) -> SweepResult:
     """Run a notebook over the cartesian product of ``grid`` (name -> values) as child runs of
     a sweep run, each point cached like a pipeline step; ``result.summary`` is a DataFrame
-    sorted by ``sort`` (e.g. ``"metrics.auc"``; descending, add ``:asc`` for ascending)."""
+    (``result.rows`` the same as dicts) sorted by ``sort`` (e.g. ``"metrics.auc"``;
+    descending, add ``:asc`` for ascending)."""
     from ..tracking import context
     from .sweep import run_sweep
 

@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..tracking.runs import create_run, end_run, log_batch
@@ -31,31 +32,34 @@ if TYPE_CHECKING:
 
 @dataclass
 class SweepResult:
-    """``summary`` has one row per point: ``point, status, run_id, params.*, metrics.*``."""
+    """``rows`` (and ``summary``, the same as a DataFrame) have one entry per point, sorted:
+    ``point, status, run_id, params.*, metrics.*, duration``."""
 
     run_id: str
     points: list[StepResult]
-    summary: pd.DataFrame
+    rows: list[dict[str, Any]]
 
     @property
     def ok(self) -> bool:
         return all(p.ok for p in self.points)
 
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
     @property
     def best(self) -> StepResult | None:
         """The first point of the sorted summary that succeeded."""
-        ok = self.summary[self.summary["status"] != "failed"]
-        if ok.empty:
-            return None
-        name = ok.iloc[0]["point"]
-        return next(p for p in self.points if p.name == name)
+        name = next((r["point"] for r in self.rows if r["status"] != "failed"), None)
+        return next((p for p in self.points if p.name == name), None)
 
 
-def summary_frame(
+def summary_rows(
     points: list[StepResult], grid: Mapping[str, Any], sort: tuple[str, bool] | None
-) -> pd.DataFrame:
-    import pandas as pd
-
+) -> list[dict[str, Any]]:
+    """A row per point; sorted by ``sort`` (stable, missing values last) when given."""
     metric_names = sorted({k for p in points for k in p.metrics})
     rows = []
     for point in points:
@@ -64,15 +68,19 @@ def summary_frame(
         row.update({f"metrics.{k}": point.metrics.get(k, math.nan) for k in metric_names})
         row["duration"] = round(point.duration, 2)
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    if sort is not None:
-        column, ascending = sort
-        if column not in frame.columns:  # e.g. every point failed before logging it
-            frame[column] = math.nan
-        frame = frame.sort_values(
-            column, ascending=ascending, na_position="last", kind="stable"
-        ).reset_index(drop=True)
-    return frame
+    if sort is None:
+        return rows
+    column, ascending = sort
+    for row in rows:  # e.g. every point failed before logging it
+        row.setdefault(column, math.nan)
+    missing = [r for r in rows if _missing(r[column])]
+    present = [r for r in rows if not _missing(r[column])]
+    present.sort(key=lambda r: r[column], reverse=not ascending)
+    return present + missing
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def run_sweep(
@@ -134,8 +142,7 @@ def run_sweep(
         except KeyboardInterrupt:
             end_run(project, parent.run_id, "interrupted")
             raise
-        frame = summary_frame(results, grid, order)
-        result = SweepResult(parent.run_id, results, frame)
+        result = SweepResult(parent.run_id, results, summary_rows(results, grid, order))
         if order is not None and result.best is not None:
             log_batch(project, parent.run_id, tags={"mlops.best_run": result.best.run_id})
         end_run(project, parent.run_id, "finished" if result.ok else "failed")
