@@ -8,12 +8,12 @@ from pathlib import PurePosixPath
 
 from .errors import UsageError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 def check_name(name: object, what: str = "name") -> str:
     """A dataset/model/alias/experiment-like name: letters, digits, ``_ . -``; no ``..``."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise UsageError(
             f"{what} {name!r} is not valid: use 1-128 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit (no '/', '..' or '@')"

@@ -21,6 +21,7 @@ from mlops_nb.conditions import MissingValue, parse_condition
 from mlops_nb.config import load_config, load_yaml_file
 from mlops_nb.errors import UsageError
 from mlops_nb.names import check_name, check_relative_path
+from mlops_nb.registry.aliases import parse_version
 from mlops_nb.tracking.filters import compile_filter
 from mlops_nb.tracking.query import run_query
 
@@ -187,6 +188,7 @@ def test_relative_paths_stay_inside_their_root_or_are_refused(tmp_path_factory, 
 
 @FUZZ
 @given(text=st.text(max_size=140))
+@example(text="model\n")  # a regex's ``$`` also matches before a final newline
 def test_names_are_safe_identifiers_or_refused(text):
     try:
         name = check_name(text)
@@ -194,6 +196,23 @@ def test_names_are_safe_identifiers_or_refused(text):
         return
     assert name == text and "/" not in name and "\\" not in name and ".." not in name
     assert name.isascii() and name.isprintable() and 1 <= len(name) <= 128
+
+
+@FUZZ
+@given(text=st.one_of(st.text(max_size=30), st.from_regex(r"v?[0-9]{1,4}\n?")))
+@example(text="3\n")
+def test_version_selectors_are_numbers_aliases_or_refused(text):
+    try:
+        value = parse_version(text)
+    except UsageError:
+        return
+    number = text.removeprefix("v")
+    if isinstance(value, int):
+        assert number.isascii() and number.isdigit() and int(number) == value
+    elif value is None:
+        assert text == "latest"
+    else:
+        assert value == text == check_name(text)
 
 
 @FUZZ

@@ -16,7 +16,7 @@ from ..names import check_name
 from ..store import schema
 
 LATEST = "latest"
-_VERSION = re.compile(r"^v?(\d+)$")
+_VERSION = re.compile(r"v?([0-9]+)")
 REF_HELP = "use NAME, NAME@VERSION or NAME@ALIAS (e.g. churn, churn@3, churn@production)"
 
 _aliases = schema.model_aliases
@@ -35,7 +35,7 @@ _UPDATE = sa.update(_aliases).where(_aliases.c.name == _name, _aliases.c.alias =
 def check_alias(alias: object) -> str:
     """A valid alias name that does not read as a version."""
     alias = check_name(alias, "alias")
-    if alias == LATEST or _VERSION.match(alias):
+    if alias == LATEST or _VERSION.fullmatch(alias):
         raise UsageError(
             f"alias {alias!r} is reserved ('latest', '3' and 'v3' select versions); "
             "choose a name such as 'staging', 'production' or 'champion'"
@@ -59,7 +59,7 @@ def parse_version(value: object) -> int | str | None:
         return value
     if not isinstance(value, str) or not value:
         raise UsageError(f"version {value!r} is not valid: give a number or an alias")
-    match = _VERSION.match(value)
+    match = _VERSION.fullmatch(value)
     if match:
         return parse_version(int(match.group(1)))
     if value == LATEST:
