@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -56,6 +57,38 @@ def test_runs_ls_json_and_filter(project):
     assert [r["run_id"] for r in json.loads(result.stdout)] == [second]
     table = mlops_cli("runs", "ls")
     assert table.returncode == 0 and "run0" in table.stdout
+
+
+def test_runs_ls_sorts_by_a_metric_with_runs_lacking_it_last(project):
+    first, second = _seed()
+    with mlops.start_run("unscored") as unscored:
+        mlops.log_metric("loss", 0.1)
+    with mlops.start_run("best") as best:
+        mlops.log_metric("auc", 0.95)
+
+    def listed(*args: str) -> list[str]:
+        result = mlops_cli("runs", "ls", "--json", *args)
+        assert result.returncode == 0, result.stderr
+        return [r["run_id"] for r in json.loads(result.stdout)]
+
+    assert listed("--sort", "metrics.auc") == [best.run_id, second, first, unscored.run_id]
+    assert listed("--sort", "metrics.auc:asc", "-n", "2") == [first, second]
+    assert listed("--sort", "start_time:asc")[0] == first
+    assert len(listed("--sort", "duration")) == 4
+    table = subprocess.run(
+        [sys.executable, "-m", "mlops_nb.cli", "runs", "ls", "--sort", "metrics.loss"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    header, first_row = table.stdout.splitlines()[2], table.stdout.splitlines()[4]
+    assert "metrics.loss" in header and "unscored" in first_row  # the sorted metric is shown
+    refused = mlops_cli("runs", "ls", "--sort", "auc")
+    assert refused.returncode == 2 and "use metrics.NAME or one of" in refused.stderr
+    bad_direction = mlops_cli("runs", "ls", "--sort", "metrics.auc:up")
+    assert bad_direction.returncode == 2 and "asc or desc" in bad_direction.stderr
+    frame = mlops.runs(order_by="metrics.auc", descending=False, limit=1)
+    assert list(frame["run_id"]) == [first]
 
 
 def test_runs_show_and_compare(project):

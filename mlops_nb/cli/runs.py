@@ -21,21 +21,44 @@ def runs() -> None:
 )
 @click.option("--status", help="Only runs with this status.")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--sort",
+    default="start_time",
+    show_default=True,
+    help="metrics.NAME or a column (start_time, duration, name, ...), then :asc or :desc "
+    "(default desc); runs without the value come last.",
+)
 @json_option
 def ls(
-    experiment: str | None, filter_: str | None, status: str | None, limit: int, as_json: bool
+    experiment: str | None,
+    filter_: str | None,
+    status: str | None,
+    limit: int,
+    sort: str,
+    as_json: bool,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (or best first: --sort metrics.auc)."""
+    from ..errors import UsageError
     from ..project import Project
     from ..tracking.query import list_runs
 
+    column, _, direction = sort.partition(":")
+    if direction not in ("", "asc", "desc"):
+        raise UsageError(f"--sort {sort!r}: the direction after ':' is asc or desc")
     frame = list_runs(
-        Project.find(), experiment=experiment, filter=filter_, status=status, limit=limit
+        Project.find(),
+        experiment=experiment,
+        filter=filter_,
+        status=status,
+        limit=limit,
+        order_by=column,
+        descending=direction != "asc",
     )
     if as_json:
         print_json(frame.to_dict(orient="records"))
         return
-    metric_columns = [c for c in frame.columns if c.startswith("metrics.")][:4]
+    metrics = [c for c in frame.columns if c.startswith("metrics.")]
+    metric_columns = sorted(metrics, key=lambda c: c != column)[:4]  # the sorted one first
     shown = frame[LIST_COLUMNS + metric_columns].copy()
     shown["run_id"] = shown["run_id"].str[:8]
     print_frame(shown, title=f"{len(frame)} runs")

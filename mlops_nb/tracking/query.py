@@ -32,6 +32,8 @@ BASE_COLUMNS = [
     "reproducible",
 ]
 
+NULLABLE = {"end_time", "duration", "parent_id", "reproducible"}  # sorted after the others
+
 
 def run_query(
     experiment: str | None = None,
@@ -75,15 +77,19 @@ def list_runs(
     order_by: str = "start_time",
     descending: bool = True,
 ) -> pd.DataFrame:
-    """Runs newest first, with the latest value of each metric and each param's value."""
+    """Runs newest first, with the latest value of each metric and each param's value.
+
+    ``order_by`` is a column of the listing or ``metrics.NAME`` (its latest value; runs
+    without it come last either way), so ``limit`` can take the best runs.
+    """
     import pandas as pd
 
     reap(project)
-    query = run_query(experiment, filter, status, kind)
-    sort = {c.name: c for c in query.selected_columns}.get(order_by)
-    if sort is None:
-        raise UsageError(f"cannot sort by {order_by!r}; use one of {', '.join(BASE_COLUMNS)}")
-    query = query.order_by(sort.desc() if descending else sort.asc(), schema.runs.c.run_id)
+    query, sort = _sorted_by(run_query(experiment, filter, status, kind), order_by)
+    missing_last = [sort.is_(None)] if order_by in NULLABLE or "." in order_by else []
+    query = query.order_by(
+        *missing_last, sort.desc() if descending else sort.asc(), schema.runs.c.run_id
+    )
     if limit is not None:
         query = query.limit(limit).offset(offset)
     ids = query.subquery()
@@ -116,6 +122,26 @@ def list_runs(
     if extra:
         frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
     return frame
+
+
+def _sorted_by(query: sa.Select, order_by: str) -> tuple[sa.Select, sa.ColumnElement]:
+    """The query (joined to the metric when sorting by one) and the expression to sort by."""
+    runs = schema.runs
+    if order_by.startswith("metrics.") and len(order_by) > len("metrics."):
+        metric = schema.latest_metrics.alias("sort_metric")
+        joined = query.outerjoin(
+            metric,
+            sa.and_(metric.c.run_id == runs.c.run_id, metric.c.key == order_by[len("metrics.") :]),
+        )
+        return joined, metric.c.value
+    if order_by == "duration":
+        return query, runs.c.end_time - runs.c.start_time
+    column = {c.name: c for c in query.selected_columns}.get(order_by)
+    if column is None:
+        raise UsageError(
+            f"cannot sort by {order_by!r}; use metrics.NAME or one of {', '.join(BASE_COLUMNS)}"
+        )
+    return query, column
 
 
 def _decode_cached():  # type: ignore[no-untyped-def]
