@@ -85,11 +85,7 @@ def list_runs(
     import pandas as pd
 
     reap(project)
-    query, sort = _sorted_by(run_query(experiment, filter, status, kind), order_by)
-    missing_last = [sort.is_(None)] if order_by in NULLABLE or "." in order_by else []
-    query = query.order_by(
-        *missing_last, sort.desc() if descending else sort.asc(), schema.runs.c.run_id
-    )
+    query = _sorted_by(run_query(experiment, filter, status, kind), order_by, descending)
     if limit is not None:
         query = query.limit(limit).offset(offset)
     ids = query.subquery()
@@ -124,24 +120,28 @@ def list_runs(
     return frame
 
 
-def _sorted_by(query: sa.Select, order_by: str) -> tuple[sa.Select, sa.ColumnElement]:
-    """The query (joined to the metric when sorting by one) and the expression to sort by."""
+def _sorted_by(query: sa.Select, order_by: str, descending: bool) -> sa.Select:
+    """The query ordered by a listed column or ``metrics.NAME`` (joined to that metric);
+    values that can be missing sort last either way, then runs by id."""
     runs = schema.runs
+    nullable = order_by in NULLABLE
     if order_by.startswith("metrics.") and len(order_by) > len("metrics."):
         metric = schema.latest_metrics.alias("sort_metric")
-        joined = query.outerjoin(
+        query = query.outerjoin(
             metric,
             sa.and_(metric.c.run_id == runs.c.run_id, metric.c.key == order_by[len("metrics.") :]),
         )
-        return joined, metric.c.value
-    if order_by == "duration":
-        return query, runs.c.end_time - runs.c.start_time
-    column = {c.name: c for c in query.selected_columns}.get(order_by)
-    if column is None:
-        raise UsageError(
-            f"cannot sort by {order_by!r}; use metrics.NAME or one of {', '.join(BASE_COLUMNS)}"
-        )
-    return query, column
+        sort, nullable = metric.c.value, True
+    elif order_by == "duration":
+        sort = runs.c.end_time - runs.c.start_time
+    else:
+        sort = {c.name: c for c in query.selected_columns}.get(order_by)
+        if sort is None:
+            raise UsageError(
+                f"cannot sort by {order_by!r}; use metrics.NAME or one of {', '.join(BASE_COLUMNS)}"
+            )
+    missing_last = [sort.is_(None)] if nullable else []
+    return query.order_by(*missing_last, sort.desc() if descending else sort.asc(), runs.c.run_id)
 
 
 def _decode_cached():  # type: ignore[no-untyped-def]
