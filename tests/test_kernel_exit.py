@@ -73,3 +73,30 @@ def test_kernel_stops_iopub_only_after_the_control_thread_replied(project, tmp_p
         client.stop_channels()
     assert note.read_text() == "done"
     assert process.returncode == 0, signal.Signals(-process.returncode).name  # not SIGTERM
+
+
+def test_shutdown_sends_no_interrupt_but_interrupts_still_work(project, tmp_path):
+    """jupyter_client sends SIGINT before every shutdown request; a kernel still finishing its
+    last reply then printed "KeyboardInterrupt caught in kernel" on the user's console."""
+    manager = start_kernel(KernelChoice("python3", "python"), {}, str(tmp_path), tmp_path)
+    sent: list[int] = []
+    send = manager._async_signal_kernel
+
+    async def recording(signum: int) -> None:
+        sent.append(signum)
+        await send(signum)
+
+    manager._async_signal_kernel = recording
+    client = manager.client()
+    client.start_channels()
+    try:
+        run_sync(client.wait_for_ready)(timeout=60)
+        run_sync(manager.interrupt_kernel)()
+        assert sent == [signal.SIGINT]
+        assert execute(client, "1 + 1")["content"]["status"] == "ok"  # it survived
+        process = manager.provisioner.process
+        run_sync(manager.shutdown_kernel)()
+    finally:
+        client.stop_channels()
+    assert sent == [signal.SIGINT]  # none at shutdown
+    assert process.returncode == 0
