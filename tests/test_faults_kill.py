@@ -134,13 +134,30 @@ SNAPSHOT = """
 """
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.5, 1.5])
-def test_kill_9_mid_snapshot_then_doctor_and_retry(project, delay):
+def _stored_blobs(project: Project) -> int:
+    return sum(1 for _ in project.blobs.iter_digests())
+
+
+# Moments in a snapshot of about 64 MB (eight 8 MiB chunks, the row hashes, a manifest),
+# each seen from outside in the store, so the kill lands there on a fast or a slow machine.
+MOMENTS = {
+    "hashing": lambda project, started: time.monotonic() - started > 0.05,
+    "blob-half-written": lambda project, started: bool(gc.staging_files(project.blobs)),
+    "blobs-stored-no-version": lambda project, started: _stored_blobs(project) >= 3,
+}
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_kill_9_mid_snapshot_then_doctor_and_retry(project, moment):
     child = _spawn(SNAPSHOT)
     assert child.stdout.readline().strip() == "start"
-    time.sleep(delay)
+    started, reached = time.monotonic(), MOMENTS[moment]
+    while child.poll() is None and not reached(project, started):
+        time.sleep(0.001)
     if child.poll() is None:
-        _kill(child)
+        os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=60)
+    assert child.returncode in (-signal.SIGKILL, 0)  # 0: it finished just before the kill
     checks = _doctor()
     assert checks["references"]["status"] == "ok"
     versions = mlops.datasets("big") if "big" in set(mlops.datasets()["name"]) else []
