@@ -263,6 +263,18 @@ def test_bad_arguments_are_one_clear_error(project, kwargs, message):
         ("monitor:\n  columns:\n    x: {treshold: 1}\n", "unknown key(s) treshold"),
         ("monitor:\n  triggers:\n    - when: 'drift_share >'\n", "cannot parse"),
         ("monitor:\n  colums: {}\n", "unknown key(s) colums"),
+        (
+            "monitor:\n  triggers:\n    - {when: drift_share > 0, run: r.yaml, jobs: 0}\n",
+            "monitor.triggers[0].jobs must be a positive integer, not 0",
+        ),
+        (
+            "monitor:\n  triggers:\n    - {when: drift_share > 0, executor: spark}\n",
+            "monitor.triggers[0].executor: unknown executor 'spark'",
+        ),
+        (
+            "monitor:\n  triggers:\n    - {when: drift_share > 0, job: 2}\n",
+            "monitor.triggers[0] must be a mapping with 'when'",
+        ),
     ],
 )
 def test_bad_monitor_config_names_the_key(project, text, message):

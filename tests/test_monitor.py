@@ -244,7 +244,9 @@ def test_monitor_is_callable_whatever_was_imported_first(project):
 
 
 def test_a_failing_retraining_pipeline_is_recorded_not_raised(project):
-    write_config(project, "monitor:\n  triggers:\n    - {when: drift_share > 0, run: re.yaml}\n")
+    write_config(
+        project, "monitor:\n  triggers:\n    - {when: drift_share > 0, run: re.yaml, jobs: 2}\n"
+    )
     write_notebook(project.root / "boom.ipynb", None, "raise ValueError('no data')")
     (project.root / "re.yaml").write_text("steps:\n  train:\n    notebook: boom.ipynb\n")
     result = mlops.monitor(reference=batch(300, 30), current=batch(300, 31, shift=2))
@@ -253,7 +255,8 @@ def test_a_failing_retraining_pipeline_is_recorded_not_raised(project):
     assert any(p.startswith("pipeline re.yaml failed") for p in result.problems)
     run = mlops.get_run(result.run_id)
     assert run.status == "finished" and run.tags["triggered_run_id"] == fired.run_id
-    assert mlops.get_run(fired.run_id).status == "failed"
+    pipeline_run = mlops.get_run(fired.run_id)
+    assert pipeline_run.status == "failed" and pipeline_run.tags["mlops.jobs"] == "2"
 
 
 def test_multiclass_metrics_and_a_batch_with_one_class(project):

@@ -15,6 +15,8 @@ monitor:
   triggers:
     - when: drift_share > 0.3 or metrics.auc < 0.8
       run: retrain.yaml     # pipeline file, relative to the project root
+      jobs: 2               # optional: steps at once (default 1), as `--jobs`
+      executor: local       # optional: local, dask or dask://HOST:PORT, as `--executor`
 ```
 """
 
@@ -43,10 +45,15 @@ class ColumnSpec:
     threshold: float | None = None
 
 
+TRIGGER_KEYS = {"when", "run", "jobs", "executor"}
+
+
 @dataclass(frozen=True)
 class Trigger:
     when: str
-    run: str
+    run: str | None
+    jobs: int | None = None
+    executor: str = "local"
 
 
 @dataclass(frozen=True)
@@ -112,14 +119,38 @@ def _triggers(raw: Any) -> tuple[Trigger, ...]:
     found = []
     for i, item in enumerate(raw):
         where = _where(f"triggers[{i}]")
-        if not isinstance(item, Mapping) or set(item) - {"when", "run"} or "when" not in item:
-            raise UsageError(f"{where} must be a mapping with 'when' (and 'run': a pipeline file)")
+        if not isinstance(item, Mapping) or "when" not in item or set(item) - TRIGGER_KEYS:
+            raise UsageError(
+                f"{where} must be a mapping with 'when' (and optionally 'run': a pipeline "
+                "file, 'jobs', 'executor')"
+            )
         parse_condition(item["when"], where)
         run = item.get("run")
         if run is not None and (not isinstance(run, str) or not run.strip()):
             raise UsageError(f"{where}.run must be a pipeline file path like retrain.yaml")
-        found.append(Trigger(str(item["when"]).strip(), run))
+        found.append(Trigger(str(item["when"]).strip(), run, **_how_to_run(item, where)))
     return tuple(found)
+
+
+def _how_to_run(item: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A trigger's ``jobs`` and ``executor``, checked as ``--jobs`` and ``--executor`` are."""
+    how: dict[str, Any] = {}
+    if not item.keys() & {"jobs", "executor"}:
+        return how
+    from ..pipelines.executors import check_jobs, scheduler_address
+
+    if "jobs" in item:
+        how["jobs"] = check_jobs(item["jobs"], f"{where}.jobs")
+    if "executor" in item:
+        executor = item["executor"]
+        if not isinstance(executor, str):
+            raise UsageError(f"{where}.executor must be local, dask or dask://HOST:PORT")
+        try:
+            scheduler_address(executor)
+        except UsageError as exc:
+            raise UsageError(f"{where}.executor: {exc}") from None
+        how["executor"] = executor
+    return how
 
 
 def _metric_tolerances(raw: Mapping[str, Any]) -> dict[str, float]:

@@ -33,6 +33,8 @@ class Fired:
     run_id: str | None = None
     ok: bool | None = None
     error: str | None = None
+    jobs: int | None = None
+    executor: str = "local"
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the pipeline result object."""
@@ -72,7 +74,9 @@ def evaluate(triggers: tuple[Trigger, ...], names: dict[str, Any]) -> tuple[list
             notes.append(f"trigger {trigger.when!r} not evaluated: {exc}")
             continue
         if holds:
-            fired.append(Fired(trigger.when, trigger.run))
+            fired.append(
+                Fired(trigger.when, trigger.run, jobs=trigger.jobs, executor=trigger.executor)
+            )
     return fired, notes
 
 
@@ -103,7 +107,12 @@ def start(project: Project, fired: Fired) -> None:
 
     fired.started = True
     try:
-        result = run_pipeline(pipeline_path(project, fired.run), project=project)
+        result = run_pipeline(
+            pipeline_path(project, fired.run),
+            executor=fired.executor,
+            jobs=fired.jobs,
+            project=project,
+        )
     except MlopsError as exc:
         fired.ok, fired.error = False, str(exc)
         return

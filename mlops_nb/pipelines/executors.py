@@ -139,16 +139,31 @@ class DaskExecutor:
             self.cluster.close()
 
 
-def make_executor(project: Project, executor: str, jobs: int | None) -> Executor:
+def check_jobs(jobs: Any, where: str = "jobs") -> int | None:
+    """``jobs`` as given (None: the executor's default), else a UsageError naming ``where``."""
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise UsageError(f"jobs must be a positive integer, not {jobs!r}")
+        raise UsageError(f"{where} must be a positive integer, not {jobs!r}")
+    return jobs
+
+
+def scheduler_address(executor: str | None) -> tuple[str, str | None]:
+    """``("local", None)``, ``("dask", None)`` (a cluster on this machine) or
+    ``("dask", "tcp://HOST:PORT")``; a UsageError for anything else."""
     if executor in ("local", "", None):
-        return LocalExecutor(jobs or 1)
+        return "local", None
     if executor == "dask":
-        return DaskExecutor(project, None, jobs)
+        return "dask", None
     if executor.startswith("dask://"):
         address = executor.removeprefix("dask://")
         if not address:
             raise UsageError("--executor dask://HOST:PORT needs the scheduler's address")
-        return DaskExecutor(project, f"tcp://{address}", jobs)
+        return "dask", f"tcp://{address}"
     raise UsageError(f"unknown executor {executor!r}; use local, dask or dask://HOST:PORT")
+
+
+def make_executor(project: Project, executor: str, jobs: int | None) -> Executor:
+    check_jobs(jobs)
+    kind, address = scheduler_address(executor)
+    if kind == "local":
+        return LocalExecutor(jobs or 1)
+    return DaskExecutor(project, address, jobs)

@@ -153,7 +153,11 @@ class PipelineRunner:
                 experiment=self.spec.experiment,
                 params=self.spec.vars,
                 kind="pipeline",
-                tags={"mlops.pipeline": self.file, "mlops.executor": self.executor},
+                tags={
+                    "mlops.pipeline": self.file,
+                    "mlops.executor": self.executor,
+                    "mlops.jobs": str(executor.capacity),
+                },
                 notebook_path=None,
             )
             try:

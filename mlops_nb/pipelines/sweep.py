@@ -134,7 +134,11 @@ def run_sweep(
             experiment=experiment or "default",
             params={k: list(v) for k, v in grid.items()},
             kind="sweep",
-            tags={"mlops.executor": executor, "mlops.points": str(len(points))},
+            tags={
+                "mlops.executor": executor,
+                "mlops.jobs": str(pool.capacity),
+                "mlops.points": str(len(points)),
+            },
             notebook_path=display_path(project, source.path),
         )
         try:
