@@ -4,14 +4,16 @@ ipykernel's exit has a race: after replying to a shutdown request, the control t
 stdout through the iopub thread, while ``close`` (an atexit handler) stops that thread. A
 flush handed over as the thread stops is never done, the control thread waits 10 s for it,
 ``close`` waits for the control thread, and jupyter_client SIGTERMs the kernel after 2.5 s:
-about one kernel exit in 40 here. The runner's kernel extension makes ``close`` wait for the
-control thread to finish replying.
+about one kernel exit in 40 here. The ``mlops_nb`` extension makes ``close`` wait for the
+control thread to finish replying, in runner kernels and in kernels that ``%load_ext`` it.
 """
 
 from __future__ import annotations
 
 import signal
 
+import pytest
+from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from mlops_nb.pipelines.kernel_manager import start_kernel
@@ -58,14 +60,30 @@ def execute(client, code: str) -> dict:
             return reply
 
 
-def test_kernel_stops_iopub_only_after_the_control_thread_replied(project, tmp_path):
+def interactive_kernel(tmp_path) -> AsyncKernelManager:
+    """A kernel as JupyterLab starts one, before any ``%load_ext mlops_nb``."""
+    manager = AsyncKernelManager(kernel_name="python3")
+    run_sync(manager.start_kernel)(cwd=str(tmp_path))
+    return manager
+
+
+def runner_kernel(tmp_path) -> AsyncKernelManager:
+    return start_kernel(KernelChoice("python3", "python"), {}, str(tmp_path), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("start", "setup"),
+    [(runner_kernel, ""), (interactive_kernel, "%load_ext mlops_nb")],
+    ids=["runner", "interactive"],
+)
+def test_kernel_stops_iopub_only_after_the_control_thread_replied(project, tmp_path, start, setup):
     note = tmp_path / "control-at-close.txt"
-    manager = start_kernel(KernelChoice("python3", "python"), {}, str(tmp_path), tmp_path)
+    manager = start(tmp_path)
     client = manager.client()
     client.start_channels()
     try:
         run_sync(client.wait_for_ready)(timeout=60)
-        reply = execute(client, WATCH_EXIT.format(path=str(note)))
+        reply = execute(client, setup + "\n" + WATCH_EXIT.format(path=str(note)))
         assert reply["content"]["status"] == "ok", reply["content"]
         process = manager.provisioner.process
         run_sync(manager.shutdown_kernel)()

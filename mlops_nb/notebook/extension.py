@@ -13,12 +13,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .cells import attach_from_environment, capture_for
+from .kernel_exit import let_control_thread_finish_at_exit
 
 if TYPE_CHECKING:
     from .magics import MlopsMagics
 
 
 def load(ipython: Any) -> None:
+    let_control_thread_finish_at_exit()
     capture_for(ipython)
     if getattr(ipython, "_mlops_magics", None) is None:
         ipython.register_magic_function(_magic(ipython), "line_cell", "mlops")
