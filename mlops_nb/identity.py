@@ -1,4 +1,9 @@
-"""Who and where: the acting user (``MLOPS_USER`` overrides the login name) and the host."""
+"""Who and where: the acting user and the host.
+
+The user is ``MLOPS_USER`` if set, else ``JUPYTERHUB_USER`` (JupyterHub sets it in each user's
+server and kernels, whose login name is often the same for everyone, e.g. ``jovyan``), else
+the login name.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from functools import lru_cache
 
 
 def current_user() -> str:
-    user = os.environ.get("MLOPS_USER")
-    if user:
-        return user
+    for variable in ("MLOPS_USER", "JUPYTERHUB_USER"):
+        user = os.environ.get(variable)
+        if user:
+            return user
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -44,7 +44,13 @@ def _open_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_uri: st
     from mlops_nb.project import Project
 
     _reset_process_state()
-    for name in ("MLOPS_STORE_URI", "MLOPS_ARTIFACT_URI", "MLOPS_RUN_ID", "MLOPS_USER"):
+    for name in (
+        "MLOPS_STORE_URI",
+        "MLOPS_ARTIFACT_URI",
+        "MLOPS_RUN_ID",
+        "MLOPS_USER",
+        "JUPYTERHUB_USER",
+    ):
         monkeypatch.delenv(name, raising=False)
     root = tmp_path / "proj"
     root.mkdir()
