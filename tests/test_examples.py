@@ -60,7 +60,7 @@ def test_pipelines_and_config_validate(tmp_path):
     for name, rules in config["checks"].items():
         validate_rules(rules, name)
     settings = load_settings(config)
-    assert [t.run for t in settings.triggers] == ["retrain.yaml"]
+    assert [(t.run, t.jobs) for t in settings.triggers] == [("retrain.yaml", 2)]
     for alias in ("staging", "production"):
         assert policy_for(config, alias).gates
 
