@@ -225,6 +225,44 @@ def test_ctrl_c_stops_kernels_and_marks_runs_interrupted(project):
     assert len(list_runs(project)) == 2  # 'next' never started
 
 
+def test_an_error_mid_pipeline_stops_the_kernels_and_fails_the_runs(project, monkeypatch):
+    """An error inside the scheduler itself (here: recording a finished step) must not leave
+    kernels running or runs ``running`` forever in a long-lived notebook process."""
+    from mlops_nb.pipelines.runner import Runner
+
+    pid_file = project.root / "kernel.pid"
+    write_notebook(
+        project.root / "sleepy.ipynb",
+        None,
+        PID_CELL.format(path=str(pid_file)),
+        "import time\ntime.sleep(600)",
+    )
+    write_notebook(  # finishes once the other kernel is busy
+        project.root / "quick.ipynb",
+        None,
+        "import pathlib, time\n"
+        f"while not pathlib.Path({str(pid_file)!r}).exists(): time.sleep(0.05)",
+    )
+    (project.root / "p.yaml").write_text("steps:\n  sleepy: sleepy.ipynb\n  quick: quick.ipynb\n")
+    finish = Runner._finish
+
+    def failing_finish(self, task, *args):
+        if task.name == "quick":
+            raise RuntimeError("the store went away")
+        return finish(self, task, *args)
+
+    monkeypatch.setattr(Runner, "_finish", failing_finish)
+    with pytest.raises(RuntimeError, match="the store went away"):
+        mlops_api.run_pipeline(project.root / "p.yaml", jobs=2)
+    assert gone(int(pid_file.read_text())), "the kernel outlived the failed pipeline"
+    runs = list_runs(project, status=None)
+    assert runs.set_index("kind").loc["pipeline", "status"] == "failed"
+    steps = runs[runs["kind"] == "step"].set_index("name")["status"].to_dict()
+    assert steps == {"sleepy": "failed", "quick": "failed"}
+    sleepy = mlops_api.get_run(runs.set_index("name").loc["sleepy", "run_id"])
+    assert sleepy.tags["mlops.failure"] == "interrupted"  # its kernel was stopped
+
+
 def test_dataset_inputs_are_pinned_and_keyed_by_version(project):
     import pandas as pd
 

@@ -63,7 +63,7 @@ class Job:
 class Failure:
     """Why an execution failed, in a form for people (``message``) and for tools."""
 
-    kind: str  # cell, timeout, kernel_died, start, interrupted, output, gate, upstream
+    kind: str  # cell, timeout, kernel_died, start, interrupted, stopped, output, gate, upstream
     message: str
     cell_index: int | None = None
     execution_count: int | None = None

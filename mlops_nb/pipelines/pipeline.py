@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..tracking.runs import create_run, end_run
+from ..tracking.runs import end_run
 from . import dag, refs
 from .cache import KeyParts, key_packages
 from .executors import make_executor
@@ -15,7 +15,7 @@ from .grid import point_label
 from .notebooks import local_modules
 from .parameters import check_parameters, check_secrets
 from .results import PipelineResult, StepResult
-from .runner import Planned, Runner, Task
+from .runner import Planned, Runner, Task, parent_run
 from .spec import PipelineSpec, StepSpec, load_pipeline
 from .stepio import fingerprint, input_digests, output_values
 from .tracked import display_path
@@ -146,27 +146,21 @@ class PipelineRunner:
 
     def run(self) -> PipelineResult:
         executor = make_executor(self.project, self.executor, self.jobs)
-        try:
-            parent = create_run(
-                self.project,
-                name=self.spec.name,
-                experiment=self.spec.experiment,
-                params=self.spec.vars,
-                kind="pipeline",
-                tags={
-                    "mlops.pipeline": self.file,
-                    "mlops.executor": self.executor,
-                    "mlops.jobs": str(executor.capacity),
-                },
-                notebook_path=None,
-            )
-            try:
-                steps = self.runner.run(executor, parent.run_id)
-            except KeyboardInterrupt:
-                end_run(self.project, parent.run_id, "interrupted")
-                raise
+        with parent_run(
+            self.project,
+            executor,
+            name=self.spec.name,
+            experiment=self.spec.experiment,
+            params=self.spec.vars,
+            kind="pipeline",
+            tags={
+                "mlops.pipeline": self.file,
+                "mlops.executor": self.executor,
+                "mlops.jobs": str(executor.capacity),
+            },
+            notebook_path=None,
+        ) as parent:
+            steps = self.runner.run(executor, parent.run_id)
             status = "failed" if any(s.status == "failed" for s in steps) else "finished"
             end_run(self.project, parent.run_id, status)
-        finally:
-            executor.close()
         return PipelineResult(self.spec.name, parent.run_id, steps, status=status)

@@ -4,16 +4,19 @@ A task becomes ready when everything it needs has finished. It is then planned (
 resolved and checked, inputs digested, cache key computed) and either reused from the cache
 (a ``cached`` child run pointing at the run that produced it), skipped (not selected, or an
 upstream step failed), or executed (a ``step`` child run; up to the executor's capacity at
-once). Ctrl-C stops the running kernels, marks their runs ``interrupted`` and re-raises.
+once). Ctrl-C stops the running kernels, marks their runs ``interrupted`` and re-raises; any
+other error stops them too and marks them ``failed``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +38,26 @@ if TYPE_CHECKING:
     from .spec import GateDecl, OutputDecl
 
 WAIT_SECONDS = 0.25
+
+
+@contextmanager
+def parent_run(project: Project, executor: Executor, **fields: Any) -> Iterator[Run]:
+    """The pipeline's or sweep's own run around its children, which the caller ends once they
+    are through. Ctrl-C ends it ``interrupted``, any other error ``failed``, so none is left
+    ``running``; the executor is closed either way."""
+    try:
+        parent = create_run(project, **fields)
+        try:
+            yield parent
+        except KeyboardInterrupt:
+            end_run(project, parent.run_id, "interrupted")
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):  # the store may be what failed
+                end_run(project, parent.run_id, "failed")
+            raise
+    finally:
+        executor.close()
 
 
 @dataclass
@@ -370,16 +393,27 @@ class Runner:
                     continue
                 done, _ = cf.wait(running, timeout=WAIT_SECONDS, return_when=cf.FIRST_COMPLETED)
                 for future in done:
-                    task, planned, run_id, reason = running.pop(future)
+                    task, planned, run_id, reason = running[future]
                     self._done(self._finish(task, planned, run_id, _outcome(future), reason))
-        except KeyboardInterrupt:
-            self._interrupt(executor, running)
+                    del running[future]
+        except BaseException as exc:
+            self._stop(executor, running, exc)
             raise
         return [self.results[n] for n in self.tasks]
 
-    def _interrupt(
-        self, executor: Executor, running: dict[cf.Future[Outcome], tuple[Task, Planned, str, str]]
+    def _stop(
+        self,
+        executor: Executor,
+        running: dict[cf.Future[Outcome], tuple[Task, Planned, str, str]],
+        cause: BaseException,
     ) -> None:
+        """Stop the running kernels and end their runs: ``interrupted`` after Ctrl-C, else
+        ``failed`` with the error that stopped the pipeline. What they logged is kept."""
+        if isinstance(cause, KeyboardInterrupt):
+            status = kind = message = "interrupted"
+        else:
+            status, kind = "failed", "stopped"
+            message = f"the run stopped: {type(cause).__name__}: {cause}"
         executor.stop([run_id for _, _, run_id, _ in running.values()])
         deadline = time.monotonic() + 30
         for future, (task, planned, run_id, _) in running.items():
@@ -388,14 +422,15 @@ class Runner:
                 record_outcome(self.project, run_id, outcome)
             except (cf.TimeoutError, Exception):
                 pass
-            end_run(self.project, run_id, "interrupted")
+            with contextlib.suppress(Exception):  # the store may be what failed
+                end_run(self.project, run_id, status)
             self.results[task.name] = StepResult(
                 task.name,
                 "failed",
-                "interrupted",
+                message,
                 run_id=run_id,
                 cache_key=planned.key,
-                error=Failure(kind="interrupted", message="interrupted"),
+                error=Failure(kind=kind, message=message),
             )
 
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..tracking.runs import create_run, end_run, log_batch
+from ..tracking.runs import end_run, log_batch
 from .cache import KeyParts, key_packages
 from .executors import make_executor
 from .grid import expand_grid, parse_sort, point_label
 from .notebooks import load_notebook, local_modules
 from .parameters import check_secrets
 from .results import StepResult
-from .runner import Planned, Runner, Task
+from .runner import Planned, Runner, Task, parent_run
 from .tracked import check_timeout, choose_kernel, display_path
 
 if TYPE_CHECKING:
@@ -127,29 +127,23 @@ def run_sweep(
         project, tasks, experiment=experiment or "default", force=force, progress=progress
     )
     pool = make_executor(project, executor, jobs)
-    try:
-        parent = create_run(
-            project,
-            name=f"sweep {source.path.stem}",
-            experiment=experiment or "default",
-            params={k: list(v) for k, v in grid.items()},
-            kind="sweep",
-            tags={
-                "mlops.executor": executor,
-                "mlops.jobs": str(pool.capacity),
-                "mlops.points": str(len(points)),
-            },
-            notebook_path=display_path(project, source.path),
-        )
-        try:
-            results = runner.run(pool, parent.run_id)
-        except KeyboardInterrupt:
-            end_run(project, parent.run_id, "interrupted")
-            raise
+    with parent_run(
+        project,
+        pool,
+        name=f"sweep {source.path.stem}",
+        experiment=experiment or "default",
+        params={k: list(v) for k, v in grid.items()},
+        kind="sweep",
+        tags={
+            "mlops.executor": executor,
+            "mlops.jobs": str(pool.capacity),
+            "mlops.points": str(len(points)),
+        },
+        notebook_path=display_path(project, source.path),
+    ) as parent:
+        results = runner.run(pool, parent.run_id)
         result = SweepResult(parent.run_id, results, summary_rows(results, grid, order))
         if order is not None and result.best is not None:
             log_batch(project, parent.run_id, tags={"mlops.best_run": result.best.run_id})
         end_run(project, parent.run_id, "finished" if result.ok else "failed")
-    finally:
-        pool.close()
     return result
