@@ -12,7 +12,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import sqlalchemy as sa
-from test_pipelines_support import PID_CELL, gone, mlops, wait_for_file, write_notebook
+from test_pipelines_support import (
+    gone,
+    mlops,
+    wait_for_file,
+    write_notebook,
+    write_sleepy,
+)
 
 import mlops_nb as mlops_api
 from mlops_nb.errors import UsageError
@@ -192,12 +198,7 @@ def test_failures_gates_and_missing_outputs_exit_1_with_junit(project):
 
 def test_ctrl_c_stops_kernels_and_marks_runs_interrupted(project):
     pid_file = project.root / "kernel.pid"
-    write_notebook(
-        project.root / "sleepy.ipynb",
-        None,
-        PID_CELL.format(path=str(pid_file)),
-        "import time\ntime.sleep(600)",
-    )
+    write_sleepy(project.root / "sleepy.ipynb", pid_file)
     write_notebook(project.root / "next.ipynb", None, "x = 1")
     (project.root / "p.yaml").write_text(
         "steps:\n  sleepy: sleepy.ipynb\n  next: {notebook: next.ipynb, needs: [sleepy]}\n"
@@ -231,12 +232,7 @@ def test_an_error_mid_pipeline_stops_the_kernels_and_fails_the_runs(project, mon
     from mlops_nb.pipelines.runner import Runner
 
     pid_file = project.root / "kernel.pid"
-    write_notebook(
-        project.root / "sleepy.ipynb",
-        None,
-        PID_CELL.format(path=str(pid_file)),
-        "import time\ntime.sleep(600)",
-    )
+    write_sleepy(project.root / "sleepy.ipynb", pid_file)
     write_notebook(  # finishes once the other kernel is busy
         project.root / "quick.ipynb",
         None,

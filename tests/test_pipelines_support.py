@@ -74,3 +74,10 @@ def zombie_children() -> list[psutil.Process]:
 
 
 PID_CELL = "import os, pathlib; pathlib.Path({path!r}).write_text(str(os.getpid()))"
+
+
+def write_sleepy(path: Path, pid_file: Path) -> Path:
+    """A notebook that writes its kernel's PID to ``pid_file``, then sleeps ten minutes."""
+    return write_notebook(
+        path, None, PID_CELL.format(path=str(pid_file)), "import time\ntime.sleep(600)"
+    )
