@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+import nbformat
 import psutil
 import pytest
 from test_pipelines_support import (
@@ -206,6 +207,17 @@ def test_cli_run_json_and_parameters_file(project):
     assert run.params == {"lr": 0.5, "name": "007"} and run.experiment == "cli"
     assert "cell 1/" in result.stderr  # a line per cell in logs
     assert os.environ.get("MLOPS_RUN_ID") is None
+
+
+def test_cells_tagged_skip_execution_and_empty_cells_are_left_out(project):
+    path = write_notebook(project.root / "explore.ipynb", None, "x = 1", "", "raise SystemExit")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].metadata.tags = ["skip-execution"]  # exploration only
+    nbformat.write(nb, path)
+    result = mlops("run", "explore.ipynb")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("cell ")]
+    assert [line.split()[1:3] for line in lines] == [["1/1", "ok"]]  # the count adds up
 
 
 def test_headless_runs_record_cell_history_without_load_ext_noise(project):

@@ -39,6 +39,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SOURCE_EXCERPT_LINES = 8
 MIN_SECRET_LENGTH = 4
 REDACTED = "[secret]"
+SKIP_TAG = "skip-execution"  # nbclient's skip_cells_with_tag: cells a headless run leaves out
 
 
 @dataclass
@@ -244,6 +245,18 @@ def parameterize(nb: Any, job: Job, kernel: kernels.KernelChoice) -> tuple[Any, 
 # --- running -----------------------------------------------------------------------------
 
 
+def executed_cells(nb: Any) -> int:
+    """How many cells nbclient will execute: code cells that are not empty and not tagged
+    ``skip-execution`` (exploration the headless run leaves out)."""
+    return sum(
+        1
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and cell.source.strip()
+        and SKIP_TAG not in cell.metadata.get("tags", [])
+    )
+
+
 class _Progress:
     """A line per code cell (for logs and CI), written to stderr."""
 
@@ -437,8 +450,7 @@ def _execute(
     replaced = find_tagged(nb.cells, INJECTED_TAG) is not None
     nb, injected = parameterize(nb, job, kernel)
     nbformat.write(nb, str(source_path))
-    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    progress = _Progress(code_cells, sys.stderr if job.progress == "lines" else None)
+    progress = _Progress(executed_cells(nb), sys.stderr if job.progress == "lines" else None)
     with (
         open(workdir / "stdout.txt", "w", encoding="utf-8") as out,
         open(workdir / "stderr.txt", "w", encoding="utf-8") as err,
