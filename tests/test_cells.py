@@ -22,12 +22,14 @@ def records(*sources: str, failed: int | None = None) -> list[core.CellRecord]:
     return out
 
 
-def document(tmp_path, *sources: str, ids: bool = False) -> core.Document:
+def document(tmp_path, *sources: str, ids: bool = False, skip: int | None = None) -> core.Document:
+    """A saved notebook: a title, then these code cells (``skip``: the one tagged
+    skip-execution, by its index among them)."""
     cells = [{"cell_type": "markdown", "source": "# title", "metadata": {}}] + [
         {
             "cell_type": "code",
             "source": s,
-            "metadata": {},
+            "metadata": {"tags": ["skip-execution"]} if i == skip else {},
             "outputs": [],
             "execution_count": None,
             **({"id": f"c{i}"} if ids else {}),
@@ -94,6 +96,17 @@ def test_hidden_state_is_names_from_before_tracking_not_recreated(tmp_path):
     ]
     redefined = records("%mlops track", "secret = 1\ndf = 2", "model = fit(df, secret)")
     assert core.assess(redefined, None, pre) == (True, [])
+
+
+def test_cells_tagged_skip_execution_are_exploration(tmp_path):
+    doc = document(tmp_path, "a = 1", "a = 100  # try a big one", "b = a + 1", skip=1)
+    assert core.assess(records("a = 1", "b = a + 1"), doc) == (True, [])  # left out: fine
+    tried = records("a = 1", "b = a + 1", "a = 100  # try a big one", "a = 100  # try a big one")
+    assert core.assess(tried, doc) == (True, [])  # ran last, twice: nothing depends on it
+    assert core.assess(records("a = 1", "a = 100  # try a big one", "b = a + 1"), doc)[1] == [
+        "hidden state: cell 3 tagged skip-execution ran before later cells; "
+        "a top-to-bottom run leaves it out"
+    ]
 
 
 def test_injected_runner_cells_are_not_problems(tmp_path):

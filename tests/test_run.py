@@ -214,10 +214,12 @@ def test_cells_tagged_skip_execution_and_empty_cells_are_left_out(project):
     nb = nbformat.read(path, as_version=4)
     nb.cells[2].metadata.tags = ["skip-execution"]  # exploration only
     nbformat.write(nb, path)
-    result = mlops("run", "explore.ipynb")
+    result = mlops("run", "explore.ipynb", "--json")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("cell ")]
     assert [line.split()[1:3] for line in lines] == [["1/1", "ok"]]  # the count adds up
+    run = mlops_api.get_run(json.loads(result.stdout)["run_id"])
+    assert run.reproducible is True, run.reproducibility_notes  # not "cell 3 never ran"
 
 
 def test_headless_runs_record_cell_history_without_load_ext_noise(project):

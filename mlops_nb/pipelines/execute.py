@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..tracking.cells import SKIP_TAG
 from . import kernels
 from .kernel_manager import start_kernel, stop_kernel
 from .parameters import INJECTED_TAG, find_tagged
@@ -39,7 +40,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SOURCE_EXCERPT_LINES = 8
 MIN_SECRET_LENGTH = 4
 REDACTED = "[secret]"
-SKIP_TAG = "skip-execution"  # nbclient's skip_cells_with_tag: cells a headless run leaves out
 
 
 @dataclass

@@ -36,6 +36,8 @@ HISTORY_COLUMNS = [
 # Cells a runner adds to the notebook it executes (papermill's injected parameters, loading
 # this extension): not in the saved notebook, and not a reproducibility problem.
 INJECTED_PREFIXES = ("# Parameters", "%load_ext mlops_nb", "%reload_ext mlops_nb")
+# nbclient's skip_cells_with_tag: exploration cells that headless runs leave out.
+SKIP_TAG = "skip-execution"
 MAX_LISTED = 3
 
 # Functions that write buffered cell records of a run (registered by a live front end), so
@@ -86,6 +88,7 @@ class DocCell:
     cell_id: str | None
     source: str
     digest: str
+    exploration: bool = False  # tagged skip-execution: a top-to-bottom run leaves it out
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,10 @@ def read_document(path: str | os.PathLike[str] | None) -> Document | None:
                 continue
             source = cell.get("source", "")
             source = "".join(source) if isinstance(source, list) else str(source)
-            cells.append(DocCell(index, cell.get("id"), source, source_digest(source)))
+            tags = (cell.get("metadata") or {}).get("tags") or []
+            cells.append(
+                DocCell(index, cell.get("id"), source, source_digest(source), SKIP_TAG in tags)
+            )
     except (OSError, ValueError, AttributeError):
         return None
     return Document(str(path), mtime, tuple(cells))
@@ -207,6 +213,7 @@ def assess(
         *_reruns(records, placed),
         *_order(records, placed),
         *_skipped(records, placed, document),
+        *_exploration(placed),
         *_edits(records, placed, document),
         *_hidden_state(records, placed, document, frozenset(pre_names)),
     ]
@@ -236,7 +243,7 @@ def _reruns(records: Sequence[CellRecord], placed: Sequence[DocCell | None]) -> 
     items = []
     for record, cell in zip(records, placed, strict=True):
         key = _identity(record, cell)
-        if counts[key] > 1 and key not in seen:
+        if counts[key] > 1 and key not in seen and not (cell and cell.exploration):
             seen.add(key)
             label = f"cell {cell.position}" if cell else _label(record, None)
             items.append(f"{label} ran {counts[key]} times")
@@ -247,7 +254,7 @@ def _order(records: Sequence[CellRecord], placed: Sequence[DocCell | None]) -> l
     items = []
     highest: DocCell | None = None
     for record, cell in zip(records, placed, strict=True):
-        if cell is None or _injected(record.source):
+        if cell is None or cell.exploration or _injected(record.source):
             continue
         if highest is not None and cell.position < highest.position:
             items.append(f"{_label(record, cell.position)} ran after cell {highest.position}")
@@ -266,9 +273,29 @@ def _skipped(
     missed = [
         f"cell {c.position}"
         for c in document.cells
-        if first < c.position < last and c.position not in positions and c.source.strip()
+        if first < c.position < last
+        and c.position not in positions
+        and c.source.strip()
+        and not c.exploration
     ]
     return [f"skipped: {_listed(missed)} never ran"] if missed else []
+
+
+def _exploration(placed: Sequence[DocCell | None]) -> list[str]:
+    """Cells tagged skip-execution that ran before other cells: their effects are state a
+    top-to-bottom run will not have."""
+    last = max((i for i, c in enumerate(placed) if c is not None and not c.exploration), default=-1)
+    ran_before = list(
+        dict.fromkeys(
+            f"cell {c.position}" for c in placed[:last] if c is not None and c.exploration
+        )
+    )
+    if not ran_before:
+        return []
+    return [
+        f"hidden state: {_listed(ran_before)} tagged {SKIP_TAG} ran before later cells; "
+        "a top-to-bottom run leaves it out"
+    ]
 
 
 def _edits(
