@@ -26,6 +26,8 @@ _API = {
     "set_tags": "mlops_nb.tracking.context",
     "get_run": "mlops_nb.tracking.context",
     "runs": "mlops_nb.tracking.context",
+    "delete_run": "mlops_nb.tracking.context",
+    "restore_run": "mlops_nb.tracking.context",
     "Run": "mlops_nb.tracking.runs",
     "Project": "mlops_nb.project",
     # data

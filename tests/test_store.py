@@ -44,6 +44,7 @@ def test_old_database_upgrades_itself_and_keeps_data(tmp_path):
     with upgraded.read() as conn:
         assert conn.execute(sa.select(schema.experiments.c.name)).scalars().all() == ["legacy"]
         assert sa.inspect(conn).has_table("step_cache")
+        assert "deleted_at" in {c["name"] for c in sa.inspect(conn).get_columns("runs")}
 
 
 def test_newer_schema_is_refused_and_left_untouched(tmp_path):

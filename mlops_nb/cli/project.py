@@ -106,22 +106,33 @@ def _parse_duration(_ctx: click.Context, _param: click.Parameter, value: str) ->
     default="24h",
     show_default=True,
     callback=_parse_duration,
-    help="Spare unreferenced blobs younger than this (e.g. 30m, 24h, 7d).",
+    help="Spare unreferenced blobs younger than this, and runs deleted more recently "
+    "(e.g. 30m, 24h, 7d).",
 )
 @json_option
 def gc(yes: bool, grace: float, as_json: bool) -> None:
-    """Remove blobs that no run, dataset or model references.
+    """Purge deleted runs and remove blobs that no run, dataset or model references.
 
     A dry run unless --yes. Blobs younger than the grace period are kept: a process that is
-    writing may be about to reference them.
+    writing may be about to reference them. Runs deleted within it can still be restored.
     """
     from ..project import Project
     from ..store import gc as collector
+    from ..tracking.deletion import deleted_runs, purge_runs
 
-    report = collector.collect(Project.find(), delete=yes, grace=grace)
+    project = Project.find()
+    runs = deleted_runs(project, older_than=grace)
+    if yes:
+        runs = purge_runs(project, runs)
+    report = collector.collect(project, delete=yes, grace=grace)
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "purged_runs" if yes else "deleted_runs": runs})
         return
+    if runs:
+        click.echo(
+            f"{'purged' if yes else 'would purge'} {len(runs)} deleted "
+            f"run{'s' * (len(runs) != 1)} (deleted more than the grace period ago)"
+        )
     click.echo(
         f"{report.stored} blobs stored, {report.referenced} referenced, "
         f"{report.young} unreferenced but younger than the grace period (kept)"
@@ -132,10 +143,11 @@ def gc(yes: bool, grace: float, as_json: bool) -> None:
             f"deleted {report.deleted} blobs and {len(report.staging)} unfinished writes, "
             f"freeing {_size(report.freed)}"
         )
-    elif count:
+    elif count or runs:
         click.echo(
             f"would delete {len(report.unreferenced)} blobs and {len(report.staging)} "
-            f"unfinished writes ({_size(report.reclaimable)}); run `mlops gc --yes`"
+            f"unfinished writes ({_size(report.reclaimable)})"
+            f"{', and the blobs only those runs reference' if runs else ''}; run `mlops gc --yes`"
         )
     else:
         click.echo("nothing to delete")

@@ -1,4 +1,4 @@
-"""``mlops runs ls|show|compare``."""
+"""``mlops runs ls|show|compare|delete|restore``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ LIST_COLUMNS = ["run_id", "name", "experiment", "status", "kind", "start_time", 
 
 @click.group()
 def runs() -> None:
-    """List, show and compare runs."""
+    """List, show, compare, delete and restore runs."""
 
 
 @runs.command("ls")
@@ -20,6 +20,7 @@ def runs() -> None:
     "--filter", "-f", "filter_", help="e.g. \"metrics.auc > 0.8 and params.model == 'rf'\""
 )
 @click.option("--status", help="Only runs with this status.")
+@click.option("--deleted", is_flag=True, help="List deleted runs (restorable until `mlops gc`).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option(
     "--sort",
@@ -33,6 +34,7 @@ def ls(
     experiment: str | None,
     filter_: str | None,
     status: str | None,
+    deleted: bool,
     limit: int,
     sort: str,
     as_json: bool,
@@ -53,6 +55,7 @@ def ls(
         limit=limit,
         order_by=column,
         descending=direction != "asc",
+        deleted=deleted,
     )
     if as_json:
         print_json(frame.to_dict(orient="records"))
@@ -61,7 +64,7 @@ def ls(
     metric_columns = sorted(metrics, key=lambda c: c != column)[:4]  # the sorted one first
     shown = frame[LIST_COLUMNS + metric_columns].copy()
     shown["run_id"] = shown["run_id"].str[:8]
-    print_frame(shown, title=f"{len(frame)} runs")
+    print_frame(shown, title=f"{len(frame)} {'deleted ' if deleted else ''}runs")
 
 
 def _details(run) -> dict:  # type: ignore[no-untyped-def]
@@ -81,6 +84,7 @@ def _details(run) -> dict:  # type: ignore[no-untyped-def]
         "git_commit": row.git_commit,
         "git_dirty": row.git_dirty,
         "reproducible": row.reproducible,
+        "deleted_at": row.deleted_at,
         "reproducibility_notes": run.reproducibility_notes,
         "params": run.params,
         "metrics": run.metrics,
@@ -110,6 +114,7 @@ def show(run_id: str, as_json: bool) -> None:
         "host",
         "git_commit",
         "reproducible",
+        *(["deleted_at"] if details["deleted_at"] else []),
     ]
     print_table([(k, details[k]) for k in header], ["field", "value"], title="run")
     for section in ("params", "metrics", "tags"):
@@ -151,3 +156,33 @@ def compare(run_ids: tuple[str, ...], as_json: bool) -> None:
         return
     rows = [[key, *(values.get(r.run_id) for r in runs_)] for key, values in sorted(table.items())]
     print_table(rows, ["", *(f"{r.name} ({r.run_id[:8]})" for r in runs_)], title="comparison")
+
+
+@runs.command()
+@click.argument("run_ids", nargs=-1, required=True)
+@json_option
+def delete(run_ids: tuple[str, ...], as_json: bool) -> None:
+    """Delete runs and their child runs: hidden from listings and the pipeline cache,
+    restorable with `mlops runs restore` until `mlops gc` purges them."""
+    from ..tracking.context import delete_run
+
+    _report(delete_run(list(run_ids)), "deleted", as_json)
+
+
+@runs.command()
+@click.argument("run_ids", nargs=-1, required=True)
+@json_option
+def restore(run_ids: tuple[str, ...], as_json: bool) -> None:
+    """Restore deleted runs and their deleted child runs."""
+    from ..tracking.context import restore_run
+
+    _report(restore_run(list(run_ids)), "restored", as_json)
+
+
+def _report(ids: list[str], done: str, as_json: bool) -> None:
+    if as_json:
+        print_json({done: ids})
+    elif ids:
+        click.echo(f"{done} {len(ids)} run{'s' * (len(ids) != 1)}: {', '.join(i[:8] for i in ids)}")
+    else:
+        click.echo(f"nothing {done}: {'already' if done == 'deleted' else 'not'} deleted")

@@ -143,12 +143,18 @@ class CacheEntry:
     parts: dict[str, Any]
     outputs: dict[str, Any]
     created_at: float
+    run_deleted: bool = False
 
 
-def _entry(row: Any) -> CacheEntry:
+def _entry(row: Any, run_deleted: bool = False) -> CacheEntry:
     data = json.loads(row.outputs)
     return CacheEntry(
-        row.cache_key, row.run_id, data.get("parts", {}), data.get("outputs", {}), row.created_at
+        row.cache_key,
+        row.run_id,
+        data.get("parts", {}),
+        data.get("outputs", {}),
+        row.created_at,
+        run_deleted,
     )
 
 
@@ -156,11 +162,11 @@ def lookup(project: Project, key: str) -> CacheEntry | None:
     table, runs = schema.step_cache, schema.runs
     with project.db.read() as conn:
         row = conn.execute(
-            sa.select(table)
+            sa.select(table, runs.c.deleted_at)
             .join(runs, runs.c.run_id == table.c.run_id)
             .where(table.c.cache_key == key)
         ).first()
-    return _entry(row) if row is not None else None
+    return _entry(row, row.deleted_at is not None) if row is not None else None
 
 
 def previous(project: Project, scope: str) -> CacheEntry | None:
@@ -199,8 +205,12 @@ def set_run_key(project: Project, run_id: str, key: str) -> None:
         )
 
 
-def stale_outputs(project: Project, folder: Path, outputs: dict[str, Any]) -> str | None:
-    """Why recorded outputs can no longer be reused (missing or changed), else None."""
+def stale(project: Project, folder: Path, entry: CacheEntry) -> str | None:
+    """Why an entry can no longer be reused (its run deleted, its outputs missing or
+    changed), else None."""
+    if entry.run_deleted:
+        return f"the run that produced it ({entry.run_id[:8]}) was deleted"
+    outputs = entry.outputs
     for path, digest in outputs.get("files", {}).items():
         now = digest_path(folder / path)
         if now is None:

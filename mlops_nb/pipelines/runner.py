@@ -156,7 +156,7 @@ class Runner:
             failure = Failure(kind="start", message=str(exc))
             return StepResult(task.name, "failed", str(exc), error=failure), None, None, ""
         entry = cache.lookup(self.project, planned.key)
-        stale = cache.stale_outputs(self.project, task.folder, entry.outputs) if entry else None
+        stale = cache.stale(self.project, task.folder, entry) if entry else None
         if entry is not None and stale is None and not (self.force and task.selected):
             return None, planned, entry, ""
         if not task.selected:

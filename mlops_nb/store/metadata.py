@@ -20,8 +20,8 @@ from . import schema
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # The newest schema revision this code knows; ``migrations/versions`` ends with it.
-SCHEMA_HEAD = "0002"
-KNOWN_REVISIONS = ("0001", "0002")
+SCHEMA_HEAD = "0003"
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 BUSY_TIMEOUT_MS = 60_000
 # pg_advisory_xact_lock key serialising schema migrations of a PostgreSQL store.
 MIGRATION_LOCK_KEY = 0x6D6C6F70_6D696772  # "mlopmigr"

@@ -46,6 +46,7 @@ runs = sa.Table(
     sa.Column("reproducibility_notes", sa.Text, nullable=True),
     sa.Column("cache_key", sa.String(64), nullable=True),
     sa.Column("description", sa.Text, nullable=True),
+    sa.Column("deleted_at", sa.Float, nullable=True),  # soft-deleted: hidden, restorable
     sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     sa.Index("ix_runs_parent", "parent_id"),
     sa.Index("ix_runs_status", "status"),

@@ -12,7 +12,7 @@ import atexit
 import contextlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import UsageError
@@ -139,6 +139,25 @@ def get_run(run_id: str) -> Run:
 
     proj = project()
     return Run(proj, resolve_run_id(proj, run_id)).refresh()
+
+
+def delete_run(run_id: str | Sequence[str]) -> list[str]:
+    """Delete runs (ids or unique prefixes) and their child runs; the ids deleted.
+
+    Deleted runs leave listings and the pipeline cache; ``get_run`` still reads them and
+    ``restore_run`` brings them back, until ``mlops gc`` purges them. A run still running,
+    or one a registered model version came from, is refused.
+    """
+    from .deletion import delete_runs
+
+    return delete_runs(project(), run_id)
+
+
+def restore_run(run_id: str | Sequence[str]) -> list[str]:
+    """Restore deleted runs and their deleted child runs; the ids restored."""
+    from .deletion import restore_runs
+
+    return restore_runs(project(), run_id)
 
 
 @atexit.register

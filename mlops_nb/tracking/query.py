@@ -40,7 +40,9 @@ def run_query(
     filter: str | None = None,
     status: str | None = None,
     kind: str | None = None,
+    deleted: bool = False,
 ) -> sa.Select:
+    """Runs (deleted ones only with ``deleted``) as listing rows."""
     runs, exps = schema.runs, schema.experiments
     query = sa.select(
         runs.c.run_id,
@@ -54,6 +56,7 @@ def run_query(
         runs.c.end_time,
         runs.c.reproducible,
     ).join(exps, exps.c.experiment_id == runs.c.experiment_id)
+    query = query.where(runs.c.deleted_at.is_not(None) if deleted else runs.c.deleted_at.is_(None))
     if experiment is not None:
         query = query.where(exps.c.name == experiment)
     if status is not None:
@@ -76,16 +79,19 @@ def list_runs(
     offset: int = 0,
     order_by: str = "start_time",
     descending: bool = True,
+    deleted: bool = False,
 ) -> pd.DataFrame:
     """Runs newest first, with the latest value of each metric and each param's value.
 
     ``order_by`` is a column of the listing or ``metrics.NAME`` (its latest value; runs
-    without it come last either way), so ``limit`` can take the best runs.
+    without it come last either way), so ``limit`` can take the best runs. ``deleted`` lists
+    the deleted runs instead (restorable until ``mlops gc`` purges them).
     """
     import pandas as pd
 
     reap(project)
-    query = _sorted_by(run_query(experiment, filter, status, kind), order_by, descending)
+    query = run_query(experiment, filter, status, kind, deleted)
+    query = _sorted_by(query, order_by, descending)
     if limit is not None:
         query = query.limit(limit).offset(offset)
     ids = query.subquery()

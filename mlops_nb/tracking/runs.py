@@ -368,6 +368,11 @@ class Run:
         return self.refresh().row.status
 
     @property
+    def deleted_at(self) -> float | None:
+        """When the run was deleted (it is restorable until purged), else None."""
+        return self.refresh().row.deleted_at
+
+    @property
     def reproducible(self) -> bool | None:
         return self.refresh().row.reproducible
 
@@ -464,12 +469,15 @@ class Run:
 
     @property
     def children(self) -> list[Run]:
+        """Child runs, oldest first; deleted ones only when this run is deleted too."""
+        runs = schema.runs
+        shown = runs.c.deleted_at.is_(None) if self.deleted_at is None else sa.true()
         with self.project.db.read() as conn:
             ids = (
                 conn.execute(
-                    sa.select(schema.runs.c.run_id)
-                    .where(schema.runs.c.parent_id == self.run_id)
-                    .order_by(schema.runs.c.start_time)
+                    sa.select(runs.c.run_id)
+                    .where(runs.c.parent_id == self.run_id, shown)
+                    .order_by(runs.c.start_time)
                 )
                 .scalars()
                 .all()
