@@ -53,7 +53,11 @@ GET_ROUTES = [
     "datasets/train",
     "datasets/train/diff?a=1&b=2",
 ]
-POST_ROUTES = ["models/churn/promote", "models/churn/approve"]
+POST_ROUTES = [
+    "models/churn/promote",
+    "models/churn/approve",
+    "runs/0123456789abcdef0123456789abcdef/restore",
+]
 
 
 @pytest.mark.parametrize("path", GET_ROUTES)
@@ -67,6 +71,12 @@ def test_every_post_route_refuses_a_request_without_token(api, project, path):
         path, method="POST", body="{}", auth=False, headers={"Content-Type": "application/json"}
     )
     assert response.code == 403
+
+
+def test_delete_refuses_a_request_without_token(api, project):
+    assert (
+        api.fetch("runs/0123456789abcdef0123456789abcdef", method="DELETE", auth=False).code == 403
+    )
 
 
 def test_wrong_token_is_refused(api, project):
@@ -216,6 +226,18 @@ def test_run_detail_has_cell_history_and_reproducibility(api, seeded):
     assert body["run"]["reproducible"] is False
     notes = body["reproducibility_notes"]
     assert any(n.startswith("failed") for n in notes) and any(n.startswith("re-run") for n in notes)
+
+
+def test_delete_and_restore_a_run(api, seeded):
+    run_id = seeded.runs["broken"]
+    response = api.fetch(f"runs/{run_id[:8]}", method="DELETE")
+    assert response.code == 200 and response.json() == {"deleted": [run_id]}
+    assert run_id not in {r["run_id"] for r in api.json("runs")["runs"]}
+    assert api.json("runs", run_id)["run"]["deleted_at"] is not None  # still readable
+    restored = api.post("runs", run_id, "restore", body={})
+    assert restored.code == 200 and restored.json() == {"restored": [run_id]}
+    assert run_id in {r["run_id"] for r in api.json("runs")["runs"]}
+    assert api.json("runs", run_id)["run"]["deleted_at"] is None
 
 
 @pytest.mark.parametrize("run_id", ["ffffffffffffffffffffffffffffffff", "not-hex!", "abc"])

@@ -121,6 +121,13 @@ def test_approve_is_recorded_as_the_hub_user(api, seeded, monkeypatch):
     assert (detail["audit"][-1]["action"], detail["audit"][-1]["actor"]) == ("approve", "dana")
 
 
+def test_a_run_behind_a_model_cannot_be_deleted(api, seeded):
+    response = api.fetch(f"runs/{seeded.runs['train-v1']}", method="DELETE")
+    assert response.code == 400
+    assert "produced model churn@1" in error_body(response)["error"]
+    assert api.json("runs", seeded.runs["train-v1"])["run"]["deleted_at"] is None
+
+
 @pytest.mark.parametrize("name", ["nope", "..", "a b"])
 def test_unknown_or_invalid_model_is_a_json_error(api, seeded, name):
     response = api.get("models", name)

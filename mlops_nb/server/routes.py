@@ -18,6 +18,7 @@ ROUTES: list[tuple[str, type]] = [
     ("experiments", meta.ExperimentsHandler),
     ("runs", runs.RunsHandler),
     (f"runs/{RUN}", runs.RunHandler),
+    (f"runs/{RUN}/restore", runs.RestoreHandler),
     (f"runs/{RUN}/artifacts/(?P<path>.+)", runs.ArtifactHandler),
     ("models", models.ModelsHandler),
     (f"models/{NAME}", models.ModelHandler),

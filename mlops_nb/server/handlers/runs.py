@@ -1,4 +1,4 @@
-"""Runs: the paginated list, one run's details, and artifact downloads."""
+"""Runs: the paginated list, one run's details, artifact downloads, delete and restore."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ MAX_POINTS = 5000
 CHUNK = 256 * 1024
 DETAIL_FIELDS = (
     *(c for c in BASE_COLUMNS if c != "duration"),
-    *("host", "notebook_path", "git_commit", "git_dirty", "description"),
+    *("host", "notebook_path", "git_commit", "git_dirty", "description", "deleted_at"),
 )
 
 
@@ -152,6 +152,22 @@ class RunHandler(MlopsHandler):
     async def get(self, run_id: str) -> None:
         max_points = self.int_argument("max_points", 500, 2, MAX_POINTS)
         self.reply(await self.core(detail, self.project, run_id, max_points))
+
+    @web.authenticated
+    async def delete(self, run_id: str) -> None:
+        """Delete the run and its children (restorable): ``{"deleted": [ids]}``."""
+        from ...tracking.deletion import delete_runs
+
+        self.reply({"deleted": await self.core(delete_runs, self.project, run_id)})
+
+
+class RestoreHandler(MlopsHandler):
+    @web.authenticated
+    async def post(self, run_id: str) -> None:
+        """Restore a deleted run and its deleted children: ``{"restored": [ids]}``."""
+        from ...tracking.deletion import restore_runs
+
+        self.reply({"restored": await self.core(restore_runs, self.project, run_id)})
 
 
 class ArtifactHandler(MlopsHandler):
