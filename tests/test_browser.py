@@ -96,6 +96,7 @@ def palette(page, command: str) -> None:
 def test_runs_list_details_live_refresh_and_notebook(page, lab, project):
     from playwright.sync_api import expect
 
+    import mlops_nb as mlops
     from mlops_nb.tracking.runs import create_run, end_run, log_batch
 
     # The name carries markup: it must show as text and never run (stored XSS).
@@ -170,6 +171,31 @@ def test_runs_list_details_live_refresh_and_notebook(page, lab, project):
     detail.locator(".mlops-repro").scroll_into_view_if_needed()
     shot(page, "02b-cell-history")
     detail.locator(".mlops-back").click()
+
+    # Delete a run (after confirming), restore it from the notice, delete it again.
+    broken = lab.seeded.runs["broken"]
+    sidebar.locator("tr.mlops-run-row", has_text="broken").click()
+    expect(detail.locator("h3")).to_have_text("broken")
+    dialog = page.locator(".jp-Dialog")
+    detail.locator(".mlops-delete-run").click()
+    expect(dialog).to_contain_text("Delete run broken?")
+    dialog.locator(".jp-Dialog-button.jp-mod-reject").click()  # cancel: nothing happens
+    expect(detail.locator(".mlops-deleted")).to_have_count(0)
+    detail.locator(".mlops-delete-run").click()
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(detail.locator(".mlops-deleted")).to_contain_text("Deleted")
+    expect(detail.locator(".mlops-delete-run")).to_have_count(0)
+    assert mlops.get_run(broken).deleted_at is not None
+    shot(page, "02c-deleted-run")
+    detail.locator(".mlops-restore-run").click()
+    expect(detail.locator(".mlops-deleted")).to_have_count(0)
+    assert mlops.get_run(broken).deleted_at is None
+    detail.locator(".mlops-delete-run").click()
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(detail.locator(".mlops-deleted")).to_be_visible()
+    detail.locator(".mlops-back").click()
+    expect(rows).to_have_count(6)
+    expect(sidebar.locator(f'tr[data-run-id="{broken}"]')).to_have_count(0)
     sidebar.locator("tr.mlops-run-row", has_text="tuned").click()
     expect(detail.locator("h3")).to_have_text("tuned")
     shot(page, "02-run-detail")

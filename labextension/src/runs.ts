@@ -5,6 +5,7 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { metricChart } from './charts';
 import { IViewContext, View } from './context';
+import { confirmAndDelete, deletedBanner, restore } from './deletion';
 import { Child, fill, h, note, section, table } from './dom';
 import {
   anyRunning,
@@ -65,6 +66,7 @@ export class RunsView extends View {
   private generation = 0;
   private renderedKey: string | null = null;
   private openSections = new Map<string, boolean>();
+  private actionError: string | null = null;
   private toolbar: HTMLElement;
   private body: HTMLElement;
   private filterInput: HTMLInputElement;
@@ -134,6 +136,7 @@ export class RunsView extends View {
   showRun(runId: string | null): void {
     this.selected = runId;
     this.detailData = null;
+    this.actionError = null;
     this.toolbar.hidden = runId !== null;
     void this.refresh();
   }
@@ -355,6 +358,15 @@ export class RunsView extends View {
         }, 'Open executed notebook')
       );
     }
+    const deleted = run.deleted_at !== null;
+    if (!deleted && run.status !== 'running') {
+      actions.push(
+        h('button', {
+          class: 'jp-Button jp-mod-styled jp-mod-warn mlops-delete-run',
+          onclick: () => void this.act(() => confirmAndDelete(this.context.settings, detail))
+        }, 'Delete run')
+      );
+    }
     const repro =
       run.reproducible === null
         ? null
@@ -375,6 +387,8 @@ export class RunsView extends View {
       ),
       h('div', { class: 'mlops-sub mlops-mono' }, run.run_id, run.git_commit ? ` · git ${run.git_commit.slice(0, 10)}${run.git_dirty ? ' (dirty)' : ''}` : ''),
       run.description ? h('p', {}, run.description) : null,
+      deleted ? deletedBanner(run.deleted_at as number, () => void this.act(() => restore(this.context.settings, run.run_id))) : null,
+      this.actionError ? note(this.actionError, 'error') : null,
       actions.length ? h('div', { class: 'mlops-actions' }, ...actions) : null
     );
     const metricKeys = Object.keys(detail.metric_history).sort();
@@ -430,6 +444,17 @@ export class RunsView extends View {
         formatBytes(artifact.size)
       ])
     );
+  }
+
+  /** Delete or restore the shown run, then show it again (or why the server refused). */
+  private async act(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action();
+      this.actionError = null;
+    } catch (error) {
+      this.actionError = (error as Error).message;
+    }
+    await this.refresh();
   }
 
   /** Copy the run's notebook artifact into `mlops-notebooks/` and open it in Lab. */

@@ -105,6 +105,8 @@ export interface IRunDetail {
     git_commit: string | null;
     git_dirty: boolean | null;
     description: string | null;
+    /** When the run was deleted (restorable until `mlops gc`), else null. */
+    deleted_at: number | null;
   };
   params: Record<string, JSONValue>;
   tags: Record<string, string>;
