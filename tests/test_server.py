@@ -171,8 +171,8 @@ def test_unknown_query_parameters_are_refused_naming_the_known_ones(api, project
     response = api.get("runs", limt="10")
     assert response.code == 400
     assert error_body(response)["error"] == (
-        "unknown query parameter 'limt'; this endpoint takes: experiment, filter, limit, "
-        "offset, status"
+        "unknown query parameter 'limt'; this endpoint takes: deleted, experiment, filter, "
+        "limit, offset, status"
     )
     response = api.get("models", page="2")
     assert response.code == 400 and "takes: none" in error_body(response)["error"]
@@ -233,6 +233,9 @@ def test_delete_and_restore_a_run(api, seeded):
     response = api.fetch(f"runs/{run_id[:8]}", method="DELETE")
     assert response.code == 200 and response.json() == {"deleted": [run_id]}
     assert run_id not in {r["run_id"] for r in api.json("runs")["runs"]}
+    deleted = api.json("runs", deleted="true")
+    assert deleted["total"] == 1 and deleted["runs"][0]["run_id"] == run_id
+    assert error_body(api.get("runs", deleted="maybe"))["error"].startswith("deleted must be")
     assert api.json("runs", run_id)["run"]["deleted_at"] is not None  # still readable
     restored = api.post("runs", run_id, "restore", body={})
     assert restored.code == 200 and restored.json() == {"restored": [run_id]}

@@ -28,6 +28,8 @@ const PAGE = 50;
 const LIVE_MS = 2000;
 const IDLE_MS = 15000;
 const STATUSES = ['running', 'finished', 'failed', 'crashed', 'interrupted'];
+/** The status filter's last choice lists the deleted runs (any status) instead. */
+const DELETED = 'deleted';
 
 export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `mlops-status mlops-status-${status}`, title: status }, status);
@@ -107,7 +109,8 @@ export class RunsView extends View {
       'select',
       { class: 'jp-mod-styled mlops-status-filter', title: 'Status' },
       h('option', { value: '' }, 'any status'),
-      ...STATUSES.map(status => h('option', { value: status }, status))
+      ...STATUSES.map(status => h('option', { value: status }, status)),
+      h('option', { value: DELETED }, 'deleted runs')
     );
     this.statusSelect.addEventListener('change', () => {
       this.status = this.statusSelect.value;
@@ -222,7 +225,7 @@ export class RunsView extends View {
         offset: this.offset,
         filter: this.filter,
         experiment: this.experiment,
-        status: this.status
+        ...(this.status === DELETED ? { deleted: 'true' } : { status: this.status })
       }),
       requestAPI<IExperiments>(settings, ['experiments'])
     ]);

@@ -182,8 +182,13 @@ def _pivot(items, prefix, position, decode, missing):  # type: ignore[no-untyped
     return {prefix + key: columns[key] for key in sorted(columns)}
 
 
-def count_runs(project: Project, experiment: str | None = None, filter: str | None = None) -> int:
-    query = run_query(experiment, filter).subquery()
+def count_runs(
+    project: Project,
+    experiment: str | None = None,
+    filter: str | None = None,
+    deleted: bool = False,
+) -> int:
+    query = run_query(experiment, filter, deleted=deleted).subquery()
     with project.db.read() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(query)).scalar_one()
 

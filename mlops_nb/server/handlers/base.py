@@ -120,6 +120,13 @@ class MlopsHandler(APIHandler):
             raise ApiError(400, f"{name} must be between {low} and {high}, got {value}")
         return value
 
+    def bool_argument(self, name: str) -> bool:
+        """``true``/``1`` or ``false``/``0`` (absent or empty: false)."""
+        raw = (self.query_value(name) or "false").lower()
+        if raw not in ("true", "1", "false", "0"):
+            raise ApiError(400, f"{name} must be true or false, got {raw!r}")
+        return raw in ("true", "1")
+
     def text_argument(self, name: str) -> str | None:
         """A text parameter; empty means not given."""
         return self.query_value(name) or None

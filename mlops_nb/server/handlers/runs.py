@@ -32,6 +32,7 @@ def list_page(
     filter: str | None,
     experiment: str | None,
     status: str | None,
+    deleted: bool = False,
 ) -> dict[str, Any]:
     from ...tracking.query import count_runs, list_runs
 
@@ -39,8 +40,10 @@ def list_page(
         if status not in STATUSES:
             raise UsageError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
         filter = f"status == '{status}'" + (f" and ({filter})" if filter else "")
-    frame = list_runs(project, experiment=experiment, filter=filter, limit=limit, offset=offset)
-    total = count_runs(project, experiment=experiment, filter=filter)
+    frame = list_runs(
+        project, experiment=experiment, filter=filter, limit=limit, offset=offset, deleted=deleted
+    )
+    total = count_runs(project, experiment=experiment, filter=filter, deleted=deleted)
     return {
         "total": total,
         "limit": limit,
@@ -129,7 +132,7 @@ def find_artifact(project: Any, run_id: str, path: str) -> Any:
 
 
 class RunsHandler(MlopsHandler):
-    query = frozenset({"limit", "offset", "filter", "experiment", "status"})
+    query = frozenset({"limit", "offset", "filter", "experiment", "status", "deleted"})
 
     @web.authenticated
     async def get(self) -> None:
@@ -141,6 +144,7 @@ class RunsHandler(MlopsHandler):
             filter=self.text_argument("filter"),
             experiment=self.text_argument("experiment"),
             status=self.text_argument("status"),
+            deleted=self.bool_argument("deleted"),
         )
         self.reply(page)
 
