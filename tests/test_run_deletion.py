@@ -10,6 +10,7 @@ import time
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from test_pipelines_support import write_notebook
 
 import mlops_nb as mlops
@@ -46,9 +47,10 @@ def test_deleting_a_run_hides_it_and_its_children_until_restored(any_project):
     assert [c.run_id for c in mlops.get_run(parent).children] == [first, second]
     assert mlops.delete_run(parent) == []  # already deleted
 
-    assert mlops.restore_run(second) == [second]  # one child alone
-    assert set(mlops.runs()["run_id"]) == {kept.run_id, second}
-    assert mlops.restore_run([parent]) == sorted([parent, first])
+    assert mlops.restore_run(second) == sorted([parent, second])  # a child, and its parent
+    assert set(mlops.runs()["run_id"]) == {kept.run_id, parent, second}
+    assert [c.run_id for c in mlops.get_run(parent).children] == [second]
+    assert mlops.restore_run([parent]) == [first]
     assert len(mlops.runs()) == 4 and mlops.get_run(first).deleted_at is None
 
 
@@ -73,6 +75,27 @@ def test_runs_still_running_or_behind_a_model_are_refused(any_project):
     assert len(mlops.runs()) == 3  # all or nothing: the first one was not deleted either
     with pytest.raises(NotFoundError, match="does not exist"):
         mlops.delete_run("abcdef12")
+
+
+def test_purging_removes_the_runs_rows_and_keeps_what_outlives_them(any_project):
+    from mlops_nb.store import schema
+    from mlops_nb.tracking.deletion import deleted_runs, purge_runs
+
+    parent, first, second = _sweep_like()
+    with mlops.start_run("made data") as maker:
+        mlops.snapshot(pd.DataFrame({"a": [1, 2, 3]}), "train")
+    deleted = mlops.delete_run([parent, maker.run_id])
+    assert deleted_runs(any_project, older_than=3600) == []  # within the grace period
+    mlops.restore_run(second)  # restored meanwhile, with its parent: not purged
+    purged = purge_runs(any_project, deleted)
+    assert sorted(purged) == sorted([first, maker.run_id])
+    with any_project.db.read() as conn:
+        for table in (schema.metrics, schema.artifacts, schema.params, schema.tags):
+            left = conn.execute(sa.select(table.c.run_id).where(table.c.run_id.in_(purged)))
+            assert left.all() == [], table.name
+    assert set(mlops.runs()["run_id"]) == {parent, second}
+    assert mlops.get_run(second).metrics == {"auc": 0.9}
+    assert mlops.get_dataset("train@1").run_id is None  # the dataset stays, unlinked
 
 
 def test_cli_delete_list_restore_and_gc_purge(project):

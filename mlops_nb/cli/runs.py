@@ -173,7 +173,7 @@ def delete(run_ids: tuple[str, ...], as_json: bool) -> None:
 @click.argument("run_ids", nargs=-1, required=True)
 @json_option
 def restore(run_ids: tuple[str, ...], as_json: bool) -> None:
-    """Restore deleted runs and their deleted child runs."""
+    """Restore deleted runs, their deleted child runs and deleted parents."""
     from ..tracking.context import restore_run
 
     _report(restore_run(list(run_ids)), "restored", as_json)

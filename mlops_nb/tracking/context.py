@@ -154,7 +154,7 @@ def delete_run(run_id: str | Sequence[str]) -> list[str]:
 
 
 def restore_run(run_id: str | Sequence[str]) -> list[str]:
-    """Restore deleted runs and their deleted child runs; the ids restored."""
+    """Restore deleted runs, their deleted child runs and deleted parents; the ids restored."""
     from .deletion import restore_runs
 
     return restore_runs(project(), run_id)

@@ -59,10 +59,11 @@ def delete_runs(project: Project, run_ids: str | Iterable[str]) -> list[str]:
 
 
 def restore_runs(project: Project, run_ids: str | Iterable[str]) -> list[str]:
-    """Bring back deleted runs and their deleted descendants; the ids restored."""
+    """Bring back deleted runs, their deleted descendants and their deleted ancestors (so a
+    restored run never points at a parent that ``gc`` may purge); the ids restored."""
     given = _resolve(project, run_ids)
     with project.db.write() as conn:
-        found = _with_descendants(conn, given)
+        found = _with_descendants(conn, given) | _with_ancestors(conn, given)
         restored = _ids(conn, found, deleted=True)
         conn.execute(sa.update(runs).where(runs.c.run_id.in_(restored)).values(deleted_at=None))
     return restored
@@ -122,6 +123,19 @@ def _with_descendants(conn: sa.Connection, ids: set[str]) -> set[str]:
             sa.select(runs.c.run_id).where(runs.c.parent_id.in_(frontier))
         ).scalars()
         frontier = set(children) - found
+        found |= frontier
+    return found
+
+
+def _with_ancestors(conn: sa.Connection, ids: set[str]) -> set[str]:
+    found, frontier = set(ids), set(ids)
+    while frontier:
+        parents = conn.execute(
+            sa.select(runs.c.parent_id).where(
+                runs.c.run_id.in_(frontier), runs.c.parent_id.is_not(None)
+            )
+        ).scalars()
+        frontier = set(parents) - found
         found |= frontier
     return found
 

@@ -168,7 +168,7 @@ class RunHandler(MlopsHandler):
 class RestoreHandler(MlopsHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:
-        """Restore a deleted run and its deleted children: ``{"restored": [ids]}``."""
+        """Restore a deleted run, its deleted children and parents: ``{"restored": [ids]}``."""
         from ...tracking.deletion import restore_runs
 
         self.reply({"restored": await self.core(restore_runs, self.project, run_id)})
