@@ -33,7 +33,7 @@ from typing import Any
 from ..tracking.cells import SKIP_TAG
 from . import kernels
 from .kernel_manager import start_kernel, stop_kernel
-from .parameters import INJECTED_TAG, find_tagged
+from .parameters import INJECTED_TAG, cell_tags, find_tagged
 
 ENGINE = "mlops"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -251,9 +251,7 @@ def executed_cells(nb: Any) -> int:
     return sum(
         1
         for cell in nb.cells
-        if cell.cell_type == "code"
-        and cell.source.strip()
-        and SKIP_TAG not in cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and cell.source.strip() and SKIP_TAG not in cell_tags(cell)
     )
 
 

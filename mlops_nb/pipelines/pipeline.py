@@ -10,7 +10,6 @@ from ..errors import UsageError
 from ..tracking.runs import end_run
 from . import dag, refs
 from .cache import KeyParts, key_packages
-from .executors import make_executor
 from .grid import point_label
 from .notebooks import local_modules
 from .parameters import check_parameters, check_secrets
@@ -145,21 +144,17 @@ class PipelineRunner:
         return PipelineResult(self.spec.name, None, self.runner.preview(), dry_run=True)
 
     def run(self) -> PipelineResult:
-        executor = make_executor(self.project, self.executor, self.jobs)
         with parent_run(
             self.project,
-            executor,
+            self.executor,
+            self.jobs,
+            tags={"mlops.pipeline": self.file},
             name=self.spec.name,
             experiment=self.spec.experiment,
             params=self.spec.vars,
             kind="pipeline",
-            tags={
-                "mlops.pipeline": self.file,
-                "mlops.executor": self.executor,
-                "mlops.jobs": str(executor.capacity),
-            },
             notebook_path=None,
-        ) as parent:
+        ) as (parent, executor):
             steps = self.runner.run(executor, parent.run_id)
             status = "failed" if any(s.status == "failed" for s in steps) else "finished"
             end_run(self.project, parent.run_id, status)

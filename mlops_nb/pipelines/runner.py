@@ -26,6 +26,7 @@ from ..errors import UsageError
 from ..tracking.runs import Run, create_run, end_run, log_batch
 from . import cache
 from .execute import Failure, Outcome
+from .executors import make_executor
 from .parameters import effective_parameters
 from .results import StepResult
 from .stepio import produced_outputs
@@ -41,14 +42,19 @@ WAIT_SECONDS = 0.25
 
 
 @contextmanager
-def parent_run(project: Project, executor: Executor, **fields: Any) -> Iterator[Run]:
-    """The pipeline's or sweep's own run around its children, which the caller ends once they
-    are through. Ctrl-C ends it ``interrupted``, any other error ``failed``, so none is left
-    ``running``; the executor is closed either way."""
+def parent_run(
+    project: Project, executor: str, jobs: int | None, tags: dict[str, str], **fields: Any
+) -> Iterator[tuple[Run, Executor]]:
+    """The pipeline's or sweep's own run around its children, with the executor they run on
+    (recorded in the tags ``mlops.executor`` and ``mlops.jobs``). The caller ends the run once
+    the children are through; Ctrl-C ends it ``interrupted``, any other error ``failed``, so
+    none is left ``running``. The executor is closed either way."""
+    pool = make_executor(project, executor, jobs)
     try:
-        parent = create_run(project, **fields)
+        tags = {**tags, "mlops.executor": executor, "mlops.jobs": str(pool.capacity)}
+        parent = create_run(project, tags=tags, **fields)
         try:
-            yield parent
+            yield parent, pool
         except KeyboardInterrupt:
             end_run(project, parent.run_id, "interrupted")
             raise
@@ -57,7 +63,7 @@ def parent_run(project: Project, executor: Executor, **fields: Any) -> Iterator[
                 end_run(project, parent.run_id, "failed")
             raise
     finally:
-        executor.close()
+        pool.close()
 
 
 @dataclass

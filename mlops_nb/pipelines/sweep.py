@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..tracking.runs import end_run, log_batch
 from .cache import KeyParts, key_packages
-from .executors import make_executor
 from .grid import expand_grid, parse_sort, point_label
 from .notebooks import load_notebook, local_modules
 from .parameters import check_secrets
@@ -126,21 +125,17 @@ def run_sweep(
     runner = Runner(
         project, tasks, experiment=experiment or "default", force=force, progress=progress
     )
-    pool = make_executor(project, executor, jobs)
     with parent_run(
         project,
-        pool,
+        executor,
+        jobs,
+        tags={"mlops.points": str(len(points))},
         name=f"sweep {source.path.stem}",
         experiment=experiment or "default",
         params={k: list(v) for k, v in grid.items()},
         kind="sweep",
-        tags={
-            "mlops.executor": executor,
-            "mlops.jobs": str(pool.capacity),
-            "mlops.points": str(len(points)),
-        },
         notebook_path=display_path(project, source.path),
-    ) as parent:
+    ) as (parent, pool):
         results = runner.run(pool, parent.run_id)
         result = SweepResult(parent.run_id, results, summary_rows(results, grid, order))
         if order is not None and result.best is not None:

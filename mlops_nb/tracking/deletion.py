@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from ..errors import UsageError
 from ..store import schema
-from .query import resolve_run_id
+from .query import is_deleted, resolve_run_id
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -76,7 +76,7 @@ def deleted_runs(project: Project, older_than: float = 0.0) -> list[str]:
         return list(
             conn.execute(
                 sa.select(runs.c.run_id)
-                .where(runs.c.deleted_at.is_not(None), runs.c.deleted_at <= cutoff)
+                .where(is_deleted(), runs.c.deleted_at <= cutoff)
                 .order_by(runs.c.run_id)
             ).scalars()
         )
@@ -95,7 +95,7 @@ def purge_runs(project: Project, run_ids: list[str]) -> list[str]:
             conn.execute(
                 sa.select(runs.c.run_id).where(
                     runs.c.run_id.in_(run_ids),
-                    runs.c.deleted_at.is_not(None),
+                    is_deleted(),
                     runs.c.run_id.not_in(registered),
                 )
             ).scalars()
@@ -117,34 +117,32 @@ def _resolve(project: Project, run_ids: str | Iterable[str]) -> set[str]:
 
 
 def _with_descendants(conn: sa.Connection, ids: set[str]) -> set[str]:
-    found, frontier = set(ids), set(ids)
-    while frontier:
-        children = conn.execute(
-            sa.select(runs.c.run_id).where(runs.c.parent_id.in_(frontier))
-        ).scalars()
-        frontier = set(children) - found
-        found |= frontier
-    return found
+    return _closure(conn, ids, runs.c.parent_id, runs.c.run_id)
 
 
 def _with_ancestors(conn: sa.Connection, ids: set[str]) -> set[str]:
+    return _closure(conn, ids, runs.c.run_id, runs.c.parent_id)
+
+
+def _closure(
+    conn: sa.Connection, ids: set[str], link: sa.Column[str], to: sa.Column[str]
+) -> set[str]:
+    """``ids`` and every run reached from them by following ``link`` -> ``to``, repeatedly
+    (parent -> child for descendants, child -> parent for ancestors)."""
     found, frontier = set(ids), set(ids)
     while frontier:
-        parents = conn.execute(
-            sa.select(runs.c.parent_id).where(
-                runs.c.run_id.in_(frontier), runs.c.parent_id.is_not(None)
-            )
-        ).scalars()
-        frontier = set(parents) - found
+        reached = conn.execute(sa.select(to).where(link.in_(frontier), to.is_not(None)))
+        frontier = set(reached.scalars()) - found
         found |= frontier
     return found
 
 
 def _ids(conn: sa.Connection, ids: set[str], deleted: bool) -> list[str]:
-    state = runs.c.deleted_at.is_not(None) if deleted else runs.c.deleted_at.is_(None)
     return list(
         conn.execute(
-            sa.select(runs.c.run_id).where(runs.c.run_id.in_(ids), state).order_by(runs.c.run_id)
+            sa.select(runs.c.run_id)
+            .where(runs.c.run_id.in_(ids), is_deleted(deleted))
+            .order_by(runs.c.run_id)
         ).scalars()
     )
 

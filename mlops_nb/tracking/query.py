@@ -56,7 +56,7 @@ def run_query(
         runs.c.end_time,
         runs.c.reproducible,
     ).join(exps, exps.c.experiment_id == runs.c.experiment_id)
-    query = query.where(runs.c.deleted_at.is_not(None) if deleted else runs.c.deleted_at.is_(None))
+    query = query.where(is_deleted(deleted))
     if experiment is not None:
         query = query.where(exps.c.name == experiment)
     if status is not None:
@@ -66,6 +66,12 @@ def run_query(
     if filter:
         query = query.where(compile_filter(filter))
     return query
+
+
+def is_deleted(deleted: bool = True) -> sa.ColumnElement[bool]:
+    """The condition on ``runs`` that a run is deleted (or, with False, that it is not)."""
+    column = schema.runs.c.deleted_at
+    return column.is_not(None) if deleted else column.is_(None)
 
 
 def list_runs(
